@@ -1,0 +1,120 @@
+//! The request pool and the two doors through it: [`Db::begin_as`] for callers and
+//! [`Db::begin_privileged`] for the few named, logged operations that must bypass RLS.
+
+use crate::tx::{Access, CallerTx, SET_IDENTITY};
+use crate::{Caller, DbError, DbRole};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::time::Duration;
+use tokio_postgres::{NoTls, Row, types::ToSql};
+
+/// How long a request waits for a pooled connection before answering 503.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// The request pool. It logs in as `kith_authenticator`, which can do nothing until a role is set.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("status", &self.pool.status()).finish()
+    }
+}
+
+impl Db {
+    /// A pool of at most `max_size` connections; connections are opened lazily.
+    pub fn new(config: tokio_postgres::Config, max_size: usize) -> Result<Self, DbError> {
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_size)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .recycle_timeout(Some(POOL_WAIT))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|err| DbError::Unavailable(err.to_string()))?;
+        Ok(Db { pool })
+    }
+
+    /// Opens a transaction that runs as `caller`: the only way a request reaches tenant data.
+    pub async fn begin_as(&self, caller: &Caller, access: Access) -> Result<CallerTx, DbError> {
+        if caller.role() == DbRole::ServiceRole {
+            tracing::info!(
+                target: "kith::privileged",
+                via = "service_role token",
+                method = %caller.request().method,
+                path = %caller.request().path,
+                "privileged database access"
+            );
+        }
+        Ok(CallerTx::new(self.pool.get().await?, caller.clone(), access))
+    }
+
+    /// Opens a service-role transaction that bypasses RLS. Every use is logged with its `purpose`;
+    /// CRM routes never call this.
+    pub async fn begin_privileged(&self, purpose: &'static str) -> Result<CallerTx, DbError> {
+        tracing::info!(target: "kith::privileged", purpose, "privileged database access");
+        let caller = Caller::from_verified(
+            DbRole::ServiceRole,
+            None,
+            None,
+            &serde_json::json!({"role": "service_role"}),
+        )
+        .for_request("INTERNAL", purpose);
+        Ok(CallerTx::new(self.pool.get().await?, caller, Access::ReadWrite))
+    }
+
+    /// Runs one read-only statement as `caller` in a single round trip: `BEGIN READ ONLY`, the identity, the
+    /// statement and `COMMIT` are pipelined together.
+    pub async fn read_as(
+        &self,
+        caller: &Caller,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, DbError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        let set_identity = client.prepare_cached(SET_IDENTITY).await?;
+        let request = caller.request();
+        let identity: [&(dyn ToSql + Sync); 4] = [
+            &caller.role().as_str(),
+            &caller.claims_json(),
+            &request.method.as_str(),
+            &request.path.as_str(),
+        ];
+        let (begin, set, rows, commit) = futures_util::join!(
+            client.batch_execute(Access::ReadOnly.begin_sql()),
+            client.query(&set_identity, &identity),
+            client.query(&statement, params),
+            // After an error earlier in the pipeline, COMMIT ends the aborted transaction as a rollback.
+            client.batch_execute("COMMIT"),
+        );
+        begin?;
+        set?;
+        let rows = rows?;
+        commit?;
+        Ok(rows)
+    }
+
+    /// The newest applied migration, read with the pool's own login (its one direct grant).
+    pub async fn schema_version(&self) -> Result<i32, DbError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one("select coalesce(max(version), 0) from kith.schema_migrations", &[])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Connections currently open and the pool's limit, for metrics.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let status = self.pool.status();
+        (status.size, status.max_size)
+    }
+}

@@ -1,0 +1,155 @@
+//! Caller-scoped transactions: the only door from a request to tenant data.
+//!
+//! Guarantees: every statement of a [`CallerTx`] runs inside one transaction whose role and
+//! `request.jwt.claims` are the caller's, set transaction-locally with `set_config(.., true)`. The settings are
+//! not sent on their own: `BEGIN`, the settings and the first statement are pipelined in one round trip. If the
+//! settings failed, the transaction is aborted and the statement fails with it; if `BEGIN` itself failed, the
+//! statement would run as the pool's login role, which has no privileges at all. A transaction dropped without
+//! `commit` is rolled back before its connection is reused.
+
+use crate::{Caller, DbError};
+use deadpool_postgres::Object;
+use tokio_postgres::{Row, types::ToSql};
+
+/// Whether a transaction may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `BEGIN READ ONLY`: for GET and HEAD requests.
+    ReadOnly,
+    /// `BEGIN`: for requests that write.
+    ReadWrite,
+}
+
+impl Access {
+    pub(crate) fn begin_sql(self) -> &'static str {
+        match self {
+            Access::ReadOnly => "BEGIN READ ONLY",
+            Access::ReadWrite => "BEGIN",
+        }
+    }
+}
+
+/// Sets the caller's identity for the current transaction only.
+pub(crate) const SET_IDENTITY: &str = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
+     set_config('request.method', $3, true), set_config('request.path', $4, true)";
+
+/// A transaction opened for one caller. Statement parameters are always bound, never interpolated.
+pub struct CallerTx {
+    client: Option<Object>,
+    caller: Caller,
+    access: Access,
+    state: TxState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxState {
+    /// `BEGIN` and the identity settings travel with the first statement.
+    Pending,
+    Open,
+    Finished,
+}
+
+impl CallerTx {
+    pub(crate) fn new(client: Object, caller: Caller, access: Access) -> Self {
+        CallerTx {
+            client: Some(client),
+            caller,
+            access,
+            state: TxState::Pending,
+        }
+    }
+
+    /// The caller this transaction runs as.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    fn client(&self) -> Result<&Object, DbError> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| DbError::Unavailable("transaction already finished".into()))
+    }
+
+    /// Runs a statement and returns its rows.
+    pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, DbError> {
+        // Borrow the field, not `self`, so the state can change while the client is in use.
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| DbError::Unavailable("transaction already finished".into()))?;
+        let statement = client.prepare_cached(sql).await?;
+        if self.state == TxState::Pending {
+            let set_identity = client.prepare_cached(SET_IDENTITY).await?;
+            let request = self.caller.request();
+            let identity: [&(dyn ToSql + Sync); 4] = [
+                &self.caller.role().as_str(),
+                &self.caller.claims_json(),
+                &request.method.as_str(),
+                &request.path.as_str(),
+            ];
+            // Mark the transaction open before sending: from here on, dropping it must roll back.
+            self.state = TxState::Open;
+            let (_, _, rows) = futures_util::try_join!(
+                client.batch_execute(self.access.begin_sql()),
+                client.query(&set_identity, &identity),
+                client.query(&statement, params),
+            )?;
+            return Ok(rows);
+        }
+        Ok(client.query(&statement, params).await?)
+    }
+
+    /// Runs a statement that must return exactly one row.
+    pub async fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, DbError> {
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            1 => Ok(rows.remove(0)),
+            n => Err(DbError::RowCount(n)),
+        }
+    }
+
+    /// Runs a statement that returns at most one row.
+    pub async fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    /// Commits. A transaction that ran no statement has nothing to commit.
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        if self.state == TxState::Open {
+            self.state = TxState::Finished;
+            self.client()?.batch_execute("COMMIT").await?;
+        }
+        self.state = TxState::Finished;
+        Ok(())
+    }
+
+    /// Rolls back explicitly (dropping the transaction does the same).
+    pub async fn rollback(mut self) -> Result<(), DbError> {
+        if self.state == TxState::Open {
+            self.state = TxState::Finished;
+            self.client()?.batch_execute("ROLLBACK").await?;
+        }
+        self.state = TxState::Finished;
+        Ok(())
+    }
+}
+
+impl Drop for CallerTx {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else { return };
+        if self.state != TxState::Open {
+            return; // back to the pool as it came
+        }
+        // The connection must not return to the pool inside this caller's transaction.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(client));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(client)),
+        }
+    }
+}

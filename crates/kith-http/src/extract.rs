@@ -1,0 +1,146 @@
+//! Extractors: the request's verified identity, and JSON bodies whose rejections use the `/api` error shape.
+
+use crate::{ApiError, AppState};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use kith_db::identity::TokenError;
+use kith_db::{Caller, DbRole};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// The request's caller, anonymous when it carries no token; a token that fails verification is refused.
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Caller);
+
+/// A signed-in user: the request carried a verified token with role `authenticated`.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The caller to open transactions for.
+    pub caller: Caller,
+    /// The user's id (`auth.uid()` inside the transaction).
+    pub user_id: Uuid,
+}
+
+/// Where the token came from: `Authorization: Bearer`, else the `apikey` header as Supabase's gateway does.
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::invalid_token("The Authorization header is not valid text"))?;
+        let (scheme, token) = value
+            .split_once(' ')
+            .ok_or_else(|| ApiError::invalid_token("The Authorization header must be `Bearer <token>`"))?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(ApiError::invalid_token(
+                "The Authorization header must be `Bearer <token>`",
+            ));
+        }
+        return Ok(Some(token.trim()));
+    }
+    match headers.get("apikey") {
+        Some(value) => value
+            .to_str()
+            .map(|key| Some(key.trim()))
+            .map_err(|_| ApiError::invalid_token("The apikey header is not valid text")),
+        None => Ok(None),
+    }
+}
+
+fn caller_of(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let caller = match bearer_token(&parts.headers)? {
+        None => Caller::anonymous(),
+        Some(token) => state.verifier.verify(token).map_err(|err| {
+            tracing::info!(reason = %err, "token refused");
+            match err {
+                TokenError::Expired => ApiError::token_expired(),
+                TokenError::Invalid(reason) => ApiError::invalid_token(reason),
+            }
+        })?,
+    };
+    Ok(caller.for_request(parts.method.as_str(), parts.uri.path()))
+}
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        caller_of(parts, state).map(MaybeCaller)
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = caller_of(parts, state)?;
+        match (caller.role(), caller.user_id()) {
+            (DbRole::Authenticated, Some(user_id)) => {
+                tracing::Span::current().record("user_id", tracing::field::display(user_id));
+                tracing::debug!(%user_id, "token auth successful");
+                Ok(AuthUser { caller, user_id })
+            }
+            (DbRole::Anon, _) => Err(ApiError::missing_token()),
+            _ => Err(ApiError::invalid_token(
+                "This route needs a user's access token, not an API key",
+            )),
+        }
+    }
+}
+
+/// A JSON body; malformed JSON is a 400, a wrong shape (unknown field, wrong type) a 422 naming the field.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    let text = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonDataError(_) => {
+            // "Failed to deserialize the JSON body into the target type: <path>: <problem> at line L column C"
+            let detail = text.split_once("target type: ").map_or(text.as_str(), |(_, rest)| rest);
+            let (field, problem) = match detail.split_once(": ") {
+                Some((path, problem)) if !path.contains(' ') && path != "." => (path.to_owned(), problem),
+                _ => ("body".to_owned(), detail),
+            };
+            ApiError::validation(field, problem.to_owned())
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::invalid_request(format!("Malformed JSON: {}", syntax_detail(&text)))
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with Content-Type: application/json",
+        ),
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+        _ => ApiError::invalid_request("The request body could not be read"),
+    }
+}
+
+fn syntax_detail(text: &str) -> &str {
+    text.split_once("as JSON: ").map_or(text, |(_, rest)| rest)
+}
+
+/// 413 with the `/api` shape.
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "The request body is too large",
+    )
+}

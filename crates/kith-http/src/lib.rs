@@ -1,0 +1,12 @@
+//! HTTP plumbing shared by Kith's services: the application state, the `/api` error type, the extractors that
+//! turn a request into a verified [`kith_db::Caller`], the middleware stack and the health routes.
+
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod ops;
+mod state;
+
+pub use error::{ApiError, ApiResult};
+pub use extract::{ApiJson, AuthUser, MaybeCaller};
+pub use state::AppState;

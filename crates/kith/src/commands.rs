@@ -1,0 +1,138 @@
+//! What each subcommand does once settings are valid.
+
+use crate::app;
+use crate::settings::{Database, Settings};
+use anyhow::Context;
+use kith_db::embedded::{EmbeddedPostgres, SUPERUSER};
+use kith_db::identity::JwtVerifier;
+use kith_db::tokio_postgres::Config as PgConfig;
+use kith_db::{AUTHENTICATOR_ROLE, Db};
+use kith_http::AppState;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The two connections: the schema owner's (migrations) and the request pool's.
+pub struct Connections {
+    /// Runs migrations.
+    pub owner: PgConfig,
+    /// Logs in as `kith_authenticator`.
+    pub pool: PgConfig,
+}
+
+/// Resolves the connections, creating the embedded database on first start.
+pub async fn connections(settings: &Settings, embedded: Option<&EmbeddedPostgres>) -> anyhow::Result<Connections> {
+    match (&settings.database, embedded) {
+        (Database::External { owner, pool }, _) => Ok(Connections {
+            owner: (**owner).clone(),
+            pool: (**pool).clone(),
+        }),
+        (Database::Embedded, Some(server)) => {
+            server
+                .ensure_database()
+                .await
+                .context("cannot create the embedded database")?;
+            Ok(Connections {
+                owner: server.config(SUPERUSER),
+                pool: server.config(AUTHENTICATOR_ROLE),
+            })
+        }
+        (Database::Embedded, None) => anyhow::bail!("the embedded PostgreSQL is not running"),
+    }
+}
+
+/// `kith migrate`.
+pub async fn migrate(connections: &Connections) -> anyhow::Result<()> {
+    let applied = kith_db::migrate::migrate(&connections.owner).await?;
+    tracing::info!(
+        applied = applied.len(),
+        version = kith_db::migrate::latest_version(),
+        "database is up to date"
+    );
+    Ok(())
+}
+
+/// `kith serve`: migrate, then serve until SIGINT or SIGTERM, then drain in-flight requests.
+pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Result<()> {
+    migrate(connections).await?;
+    let secret = settings.jwt_secret()?;
+    let db = Db::new(connections.pool.clone(), settings.pool_size)?;
+    let state = AppState::new(db, JwtVerifier::hs256(secret.as_bytes()));
+    let router = app::router(state, &settings.http);
+
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (KITH_BIND)", settings.bind))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, site_url = %settings.site_url, "kith is listening");
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut drain_rx = stop_rx.clone();
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    });
+    tokio::select! {
+        result = server => result.context("the HTTP server failed")?,
+        () = async {
+            let _ = drain_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } => tracing::warn!("in-flight requests did not finish in time; stopping anyway"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// `kith user create`.
+#[allow(clippy::print_stdout, reason = "the command's output")]
+pub async fn create_user(connections: &Connections, email: &str, password: &str) -> anyhow::Result<()> {
+    migrate(connections).await?;
+    let db = Db::new(connections.pool.clone(), 1)?;
+    let id = kith_auth::users::create_confirmed(&db, email, password).await?;
+    println!("created user {id} <{}>", email.trim().to_lowercase());
+    Ok(())
+}
+
+/// `kith keys`.
+#[allow(clippy::print_stdout, reason = "the command's output")]
+pub fn print_keys(settings: &Settings) -> anyhow::Result<()> {
+    let secret = settings.jwt_secret()?;
+    let now = chrono_now();
+    let keys = kith_auth::api_keys::mint(secret.as_bytes(), now)?;
+    println!("anon key:         {}", keys.anon);
+    println!("service_role key: {}", keys.service_role);
+    println!("(the service_role key bypasses row-level security: keep it on servers, never in a browser)");
+    Ok(())
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,7 @@
+//! The Kith server: command line, settings, start-up and the assembly of every service into one router.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod settings;
+pub mod telemetry;

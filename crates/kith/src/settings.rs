@@ -1,0 +1,282 @@
+//! Validated settings. Each value comes from a flag, else the environment, else the config file, else its
+//! default; an invalid one stops start-up with one line naming the setting and the problem.
+
+use crate::cli::SettingArgs;
+use axum::http::HeaderValue;
+use kith_db::identity::MIN_SECRET_LEN;
+use kith_db::tokio_postgres::Config as PgConfig;
+use kith_http::middleware::HttpSettings;
+use serde::Deserialize;
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// A setting that cannot be used, named as the operator sets it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {name}: {problem}")]
+pub struct SettingError {
+    /// Environment name of the setting, e.g. `KITH_BIND`.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+fn invalid(name: &'static str, problem: impl Into<String>) -> SettingError {
+    SettingError {
+        name,
+        problem: problem.into(),
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A private cluster Kith runs inside the data directory.
+    Embedded,
+    /// An existing server: the schema owner's connection and the request pool's.
+    External {
+        /// Runs migrations.
+        owner: Box<PgConfig>,
+        /// Logs in as `kith_authenticator`.
+        pool: Box<PgConfig>,
+    },
+}
+
+/// Every setting, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Embedded or external database.
+    pub database: Database,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// The JWT secret if given; otherwise it is read from (or generated in) the data directory.
+    jwt_secret: Option<String>,
+    /// Public URL of the server.
+    pub site_url: url::Url,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Middleware settings.
+    pub http: HttpSettings,
+    /// Request pool size.
+    pub pool_size: usize,
+}
+
+/// The optional config file: the same settings, in snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    database_url: Option<String>,
+    pool_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    jwt_secret: Option<String>,
+    site_url: Option<String>,
+    log_format: Option<String>,
+    cors_origins: Option<String>,
+    pool_size: Option<u32>,
+}
+
+impl Settings {
+    /// Merges flags and environment (already merged by clap) over the config file and defaults, and validates.
+    pub fn resolve(args: &SettingArgs) -> Result<Self, SettingError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let pick = |arg: &Option<String>, file: Option<String>| arg.clone().or(file);
+
+        let bind_text = pick(&args.bind, file.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = SocketAddr::from_str(&bind_text).map_err(|_| {
+            invalid(
+                "KITH_BIND",
+                format!("{bind_text:?} is not a socket address such as 127.0.0.1:8080"),
+            )
+        })?;
+
+        let database = match pick(&args.database_url, file.database_url) {
+            None => Database::Embedded,
+            Some(url) => {
+                let owner = PgConfig::from_str(&url)
+                    .map_err(|err| invalid("DATABASE_URL", format!("not a valid PostgreSQL URL ({err})")))?;
+                let pool = match pick(&args.pool_url, file.pool_url) {
+                    Some(url) => PgConfig::from_str(&url)
+                        .map_err(|err| invalid("KITH_POOL_URL", format!("not a valid PostgreSQL URL ({err})")))?,
+                    None => authenticator_config(&owner),
+                };
+                Database::External {
+                    owner: Box::new(owner),
+                    pool: Box::new(pool),
+                }
+            }
+        };
+
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./kith-data"));
+        if data_dir.as_os_str().is_empty() {
+            return Err(invalid("KITH_DATA_DIR", "must not be empty"));
+        }
+
+        let jwt_secret = pick(&args.jwt_secret, file.jwt_secret);
+        if let Some(secret) = &jwt_secret {
+            check_secret(secret).map_err(|problem| invalid("KITH_JWT_SECRET", problem))?;
+        }
+
+        let site_text = pick(&args.site_url, file.site_url).unwrap_or_else(|| format!("http://{bind}"));
+        let site_url = url::Url::parse(&site_text)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| invalid("KITH_SITE_URL", format!("{site_text:?} is not an absolute http(s) URL")))?;
+
+        let log_format = match pick(&args.log_format, file.log_format).as_deref() {
+            None if std::io::stderr().is_terminal() => LogFormat::Pretty,
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(other) => {
+                return Err(invalid(
+                    "KITH_LOG_FORMAT",
+                    format!("{other:?} is neither `json` nor `pretty`"),
+                ));
+            }
+        };
+
+        let cors_origins = match pick(&args.cors_origins, file.cors_origins).as_deref().map(str::trim) {
+            None | Some("*") => None,
+            Some(list) => Some(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(|origin| {
+                        url::Url::parse(origin)
+                            .ok()
+                            .filter(|u| u.host().is_some())
+                            .and_then(|_| HeaderValue::from_str(origin.trim_end_matches('/')).ok())
+                            .ok_or_else(|| {
+                                invalid(
+                                    "KITH_CORS_ORIGINS",
+                                    format!("{origin:?} is not an origin such as https://app.example.com"),
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+
+        let pool_size = match args.pool_size.clone().or(file.pool_size.map(|n| n.to_string())) {
+            None => 16,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| invalid("KITH_POOL_SIZE", format!("{text:?} is not a number from 1 to 1000")))?,
+        };
+
+        Ok(Settings {
+            bind,
+            database,
+            data_dir,
+            jwt_secret,
+            site_url,
+            log_format,
+            http: HttpSettings {
+                cors_origins,
+                ..HttpSettings::default()
+            },
+            pool_size,
+        })
+    }
+
+    /// The JWT secret: the configured one, else the one kept in the data directory (generated on first use,
+    /// readable by its owner only).
+    pub fn jwt_secret(&self) -> Result<String, SettingError> {
+        if let Some(secret) = &self.jwt_secret {
+            return Ok(secret.clone());
+        }
+        let path = self.data_dir.join("jwt-secret");
+        match std::fs::read_to_string(&path) {
+            Ok(secret) => {
+                let secret = secret.trim().to_owned();
+                check_secret(&secret)
+                    .map_err(|problem| invalid("KITH_JWT_SECRET", format!("{}: {problem}", path.display())))?;
+                Ok(secret)
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => generate_secret(&path),
+            Err(err) => Err(invalid(
+                "KITH_JWT_SECRET",
+                format!("cannot read {}: {err}", path.display()),
+            )),
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, SettingError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| invalid("KITH_CONFIG", format!("cannot read {}: {err}", path.display())))?;
+    toml::from_str(&text).map_err(|err| {
+        let reason = err.message().to_owned();
+        invalid("KITH_CONFIG", format!("{}: {reason}", path.display()))
+    })
+}
+
+fn check_secret(secret: &str) -> Result<(), String> {
+    let length = secret.chars().count();
+    if length < MIN_SECRET_LEN {
+        return Err(format!("must be at least {MIN_SECRET_LEN} characters (got {length})"));
+    }
+    Ok(())
+}
+
+fn generate_secret(path: &Path) -> Result<String, SettingError> {
+    let fail = |err: std::io::Error| invalid("KITH_JWT_SECRET", format!("cannot create {}: {err}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    // 48 random bytes, hex-encoded: 96 characters, 384 bits.
+    let secret: String = rand::random::<[u8; 48]>().iter().map(|b| format!("{b:02x}")).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(fail)?;
+    file.write_all(secret.as_bytes()).map_err(fail)?;
+    tracing::info!(path = %path.display(), "generated a new JWT secret");
+    Ok(secret)
+}
+
+/// The request pool's login: the owner's server and database, as `kith_authenticator`, without the owner's
+/// password.
+fn authenticator_config(owner: &PgConfig) -> PgConfig {
+    let mut pool = PgConfig::new();
+    for host in owner.get_hosts() {
+        match host {
+            kith_db::tokio_postgres::config::Host::Tcp(name) => pool.host(name),
+            kith_db::tokio_postgres::config::Host::Unix(path) => pool.host_path(path),
+        };
+    }
+    for port in owner.get_ports() {
+        pool.port(*port);
+    }
+    if let Some(db) = owner.get_dbname() {
+        pool.dbname(db);
+    }
+    pool.ssl_mode(owner.get_ssl_mode())
+        .user(kith_db::AUTHENTICATOR_ROLE)
+        .application_name("kith");
+    pool
+}
