@@ -26,6 +26,10 @@ grant anon, authenticated, service_role to kith_authenticator;
 -- Nothing is granted by default: every table and function below grants exactly what each role needs.
 revoke all on schema public from public;
 grant usage on schema public to anon, authenticated, service_role;
+-- Statements are prepared before the transaction sets the caller's role, and preparing resolves names, which
+-- needs USAGE on the schema. USAGE grants no access to any table: privileges and policies are checked when the
+-- statement executes, as the caller's role.
+grant usage on schema public to kith_authenticator;
 alter default privileges revoke execute on functions from public;
 
 -- /ready compares the applied migrations with the binary's; that is all the login role may read directly.

@@ -1,6 +1,7 @@
 -- The auth schema: Supabase-compatible users table and the identity functions RLS policies call.
 create schema auth;
 grant usage on schema auth to anon, authenticated, service_role;
+grant usage on schema auth to kith_authenticator; -- name resolution when preparing; see 0001
 
 create table auth.users (
   instance_id uuid,

@@ -176,7 +176,11 @@ mod tests {
     fn migrations_are_numbered_in_order_and_match_the_folder() {
         for (index, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version as usize, index + 1, "migration {} is out of sequence", m.name);
-            assert!(m.name.starts_with(&format!("{:04}_", m.version)), "{} must start with its number", m.name);
+            assert!(
+                m.name.starts_with(&format!("{:04}_", m.version)),
+                "{} must start with its number",
+                m.name
+            );
         }
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
         let files = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or_default();

@@ -1,6 +1,7 @@
 //! Extractors: the request's verified identity, and JSON bodies whose rejections use the `/api` error shape.
 
 use crate::{ApiError, AppState};
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
@@ -100,7 +101,38 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                payload_too_large()
+            } else {
+                ApiError::invalid_request("The request body could not be read")
+            }
+        })?;
+        // serde accepts a JSON array for a struct (fields by position); an `/api` body is always an object.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => {}
+            Some(b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => {
+                return Err(ApiError::validation("body", "must be a JSON object"));
+            }
+            _ => return Err(ApiError::invalid_request("Malformed JSON: expected a JSON object")),
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
@@ -122,12 +154,6 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::invalid_request(format!("Malformed JSON: {}", syntax_detail(&text)))
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the body as JSON with Content-Type: application/json",
-        ),
-        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
         _ => ApiError::invalid_request("The request body could not be read"),
     }
 }

@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# bench/profile.sh: GET /api/profile through Kith, against the ceiling pgbench reaches for the identical SQL
+# transaction on the same embedded Postgres, in one run.
+#
+#   bench/profile.sh                       # 10 s per measured pass, 16 connections, pool of 16
+#   BENCH_SECONDS=30 bench/profile.sh
+#
+# Settings (environment):
+#   BENCH_SECONDS       length of each measured pass, seconds             [10]
+#   BENCH_WARMUP        length of each unmeasured warmup pass, seconds    [3]
+#   KITH_POOL_SIZE      Kith's request pool size                          [16]
+#   BENCH_CONNECTIONS   wrk connections; pgbench -c is min(this, pool)    [KITH_POOL_SIZE]
+#   BENCH_THREADS       wrk -t and pgbench -j                             [2]
+#   KITH_BIN            the kith binary                                   [target/release/kith, built if missing]
+#   BENCH_KEEP_LOGS     a directory to copy the kith, Postgres, wrk and pgbench outputs into
+#
+# Everything runs on loopback and a private Unix socket; the script stops what it started and removes its
+# temporary directories on exit. Needs: curl, python3, pgbench (14+ for the pipelined pass), psql, wrk (installed
+# with apt-get when missing and running as root).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SECS=${BENCH_SECONDS:-10}
+WARMUP=${BENCH_WARMUP:-3}
+POOL=${KITH_POOL_SIZE:-16}
+CONNS=${BENCH_CONNECTIONS:-$POOL}
+THREADS=${BENCH_THREADS:-2}
+BIN=${KITH_BIN:-$ROOT/target/release/kith}
+EMAIL=bench@example.com
+PASSWORD=benchpass1
+
+for n in SECS WARMUP POOL CONNS THREADS; do
+    [[ ${!n} =~ ^[0-9]+$ && ${!n} -gt 0 ]] || { echo "profile.sh: $n must be a positive integer (got '${!n}')" >&2; exit 2; }
+done
+(( THREADS <= CONNS )) || { echo "profile.sh: BENCH_THREADS must not exceed BENCH_CONNECTIONS" >&2; exit 2; }
+PG_CONNS=$(( CONNS < POOL ? CONNS : POOL ))
+PG_THREADS=$(( THREADS < PG_CONNS ? THREADS : PG_CONNS ))
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'profile.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- tools
+for tool in curl python3 pgbench psql; do
+    command -v "$tool" >/dev/null || die "$tool is required"
+done
+if ! command -v wrk >/dev/null; then
+    [[ $(id -u) == 0 ]] || die "wrk is required (apt-get install -y wrk)"
+    say "installing wrk"
+    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+PGBENCH_MAJOR=$(pgbench --version | sed -E 's/^[^0-9]*([0-9]+).*/\1/')
+PIPELINE=$(( PGBENCH_MAJOR >= 14 ? 1 : 0 ))
+
+if [[ ! -x $BIN ]]; then
+    say "building $BIN"
+    (cd "$ROOT" && cargo build --release -p kith)
+fi
+
+# ---------------------------------------------------------------- temp dirs, cleanup
+DATA=$(mktemp -d /tmp/kith-bench-data.XXXXXX)   # the embedded Postgres runs as `postgres`: keep it under /tmp
+WORK=$(mktemp -d /tmp/kith-bench-work.XXXXXX)
+chmod 755 "$DATA"
+KITH_PID=
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    if [[ -n $KITH_PID ]] && kill -0 "$KITH_PID" 2>/dev/null; then
+        kill -TERM "$KITH_PID" 2>/dev/null || true
+        for _ in $(seq 1 400); do kill -0 "$KITH_PID" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$KITH_PID" 2>/dev/null; then
+            echo "profile.sh: kith did not stop within 40 s; killing it" >&2
+            kill -KILL "$KITH_PID" 2>/dev/null || true
+        fi
+        wait "$KITH_PID" 2>/dev/null || true
+    fi
+    # Kith stops its Postgres itself; if it could not, stop that one server (and only it) by its pid.
+    local pm="$DATA/postgres/postmaster.pid"
+    if [[ -f $pm ]]; then
+        local pg_pid
+        pg_pid=$(head -n1 "$pm" 2>/dev/null || true)
+        if [[ $pg_pid =~ ^[0-9]+$ ]] && kill -0 "$pg_pid" 2>/dev/null; then
+            kill -TERM "$pg_pid" 2>/dev/null || true
+            for _ in $(seq 1 100); do kill -0 "$pg_pid" 2>/dev/null || break; sleep 0.1; done
+        fi
+    fi
+    if [[ -n ${BENCH_KEEP_LOGS:-} ]]; then
+        mkdir -p "$BENCH_KEEP_LOGS"
+        cp -r "$WORK"/. "$BENCH_KEEP_LOGS"/ 2>/dev/null || true
+        cp "$DATA/postgres.log" "$BENCH_KEEP_LOGS"/ 2>/dev/null || true
+    fi
+    rm -rf "$DATA" "$WORK"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- machine
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+mem_total=$(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
+say "machine"
+printf '    nproc:       %s\n' "$(nproc)"
+printf '    cpu:         %s\n' "${cpu_model:-unknown}"
+printf '    memory:      %s\n' "$mem_total"
+printf '    kernel:      %s\n' "$(uname -sr)"
+printf '    load (1/5/15 min) before start: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '    pgbench:     %s\n' "$(pgbench --version)"
+printf '    wrk:         %s\n' "$(wrk --version 2>&1 | head -n1 | awk '{print $1, $2}')"
+printf '    kith:        %s (commit %s%s)\n' "$BIN" \
+    "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    "$( [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] && echo ', work tree modified' )"
+printf '    settings:    %s s measured, %s s warmup, KITH_POOL_SIZE=%s, wrk -c %s -t %s, pgbench -c %s -j %s\n' \
+    "$SECS" "$WARMUP" "$POOL" "$CONNS" "$THREADS" "$PG_CONNS" "$PG_THREADS"
+
+# ---------------------------------------------------------------- start kith
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+BASE="http://127.0.0.1:$PORT"
+export KITH_DATA_DIR=$DATA KITH_JWT_SECRET=$SECRET KITH_BIND=127.0.0.1:$PORT KITH_POOL_SIZE=$POOL KITH_LOG_FORMAT=json
+unset DATABASE_URL KITH_POOL_URL KITH_CONFIG
+
+say "starting kith on $BASE (data dir $DATA)"
+"$BIN" serve >"$WORK/kith.log" 2>&1 &
+KITH_PID=$!
+for i in $(seq 1 600); do
+    if curl -fsS -o /dev/null "$BASE/ready" 2>/dev/null; then break; fi
+    kill -0 "$KITH_PID" 2>/dev/null || { tail -n 20 "$WORK/kith.log" >&2; die "kith exited during start-up"; }
+    (( i < 600 )) || { tail -n 20 "$WORK/kith.log" >&2; die "kith was not ready after 60 s"; }
+    sleep 0.1
+done
+SOCK=$DATA/run
+PG_VERSION=$(psql -h "$SOCK" -p 5432 -U postgres -d kith -Atc 'show server_version')
+printf '    postgres:    %s (embedded, Unix socket, pool role kith_authenticator)\n' "$PG_VERSION"
+
+# ---------------------------------------------------------------- user and token
+USER_ID=$("$BIN" user create --email "$EMAIL" --password "$PASSWORD" 2>"$WORK/user-create.log" \
+    | awk '/^created user/ {print $3}' || true)
+[[ $USER_ID =~ ^[0-9a-f-]{36}$ ]] || { cat "$WORK/user-create.log" >&2; die "could not create the bench user"; }
+
+# Prints the token, then the claims exactly as Kith puts them in request.jwt.claims (serde_json: sorted keys,
+# no spaces).
+mapfile -t signed < <(USER_ID=$USER_ID EMAIL=$EMAIL python3 - <<'PY'
+import base64, hashlib, hmac, json, os, time
+def b64(raw): return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+now = int(time.time())
+claims = {"sub": os.environ["USER_ID"], "role": "authenticated", "aud": "authenticated",
+          "exp": now + 3600, "iat": now, "email": os.environ["EMAIL"]}
+header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+signature = hmac.new(os.environ["KITH_JWT_SECRET"].encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+print(f"{header}.{payload}.{b64(signature)}")
+print(json.dumps(claims, separators=(",", ":"), sort_keys=True))
+PY
+)
+TOKEN=${signed[0]}
+CLAIMS=${signed[1]}
+
+# ---------------------------------------------------------------- sanity: the measured request really succeeds
+code=$(curl -sS -o "$WORK/profile.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/api/profile")
+[[ $code == 200 ]] || { cat "$WORK/profile.json" >&2; die "GET /api/profile answered $code, not 200"; }
+grep -q "\"id\":\"$USER_ID\"" "$WORK/profile.json" || { cat "$WORK/profile.json" >&2; die "the profile is not the bench user's"; }
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${TOKEN%?}x" "$BASE/api/profile")
+[[ $code == 401 ]] || die "a tampered token answered $code, not 401: the check above proves nothing"
+say "GET /api/profile -> 200 with the bench user's profile ($(wc -c <"$WORK/profile.json") bytes); tampered token -> 401"
+
+# The same transaction through psql, as the pool's login: it must return exactly the user's row.
+rows=$(psql -h "$SOCK" -p 5432 -U kith_authenticator -d kith -X -q -At -v ON_ERROR_STOP=1 \
+    -v claims="$CLAIMS" -v uid="$USER_ID" <<'SQL'
+BEGIN READ ONLY;
+select set_config('role', 'authenticated', true), set_config('request.jwt.claims', :'claims', true), set_config('request.method', 'GET', true), set_config('request.path', '/api/profile', true) \g /dev/null
+select id, email, full_name, avatar_url, timezone, created_at, updated_at from public.profiles where id = :'uid';
+COMMIT;
+SQL
+)
+[[ $(grep -c "^$USER_ID|" <<<"$rows") == 1 ]] || { echo "$rows" >&2; die "the SQL transaction did not return the user's row"; }
+say "the pgbench transaction returns the same row as kith_authenticator -> authenticated"
+
+# ---------------------------------------------------------------- pgbench scripts (parameters bound, as Kith does)
+cat >"$WORK/profile.sql" <<'SQL'
+BEGIN READ ONLY;
+select set_config('role', :role, true), set_config('request.jwt.claims', :claims, true), set_config('request.method', :method, true), set_config('request.path', :path, true);
+select id, email, full_name, avatar_url, timezone, created_at, updated_at from public.profiles where id = :uid;
+COMMIT;
+SQL
+{ echo '\startpipeline'; cat "$WORK/profile.sql"; echo '\endpipeline'; } >"$WORK/profile-pipelined.sql"
+
+# ---------------------------------------------------------------- helpers
+# wrk_run SECONDS OUTFILE
+wrk_run() {
+    wrk -t "$THREADS" -c "$CONNS" -d "${1}s" --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/profile" >"$2"
+}
+# wrk_field OUTFILE -> "rps p50_ms p99_ms non2xx socket_errors"
+wrk_fields() {
+    awk '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        /Non-2xx or 3xx responses:/ { bad = $NF }
+        /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
+        END { printf "%s %.3f %.3f %d %d\n", rps, p50, p99, bad, errs }' "$1"
+}
+# pgbench_run SCRIPT SECONDS OUTDIR [log]
+pgbench_run() {
+    local script=$1 secs=$2 out=$3 log=${4:-}
+    mkdir -p "$out"
+    local args=(-h "$SOCK" -p 5432 -U kith_authenticator -d kith -n -M prepared -c "$PG_CONNS" -j "$PG_THREADS"
+        -T "$secs" -f "$script" -D role=authenticated -D "claims=$CLAIMS" -D method=GET -D path=/api/profile
+        -D "uid=$USER_ID")
+    [[ -n $log ]] && args+=(-l --log-prefix="$out/pgbench_log")
+    pgbench "${args[@]}" >"$out/stdout.txt" 2>"$out/stderr.txt" || { cat "$out/stderr.txt" "$out/stdout.txt" >&2; die "pgbench failed"; }
+    if grep -q 'number of failed transactions: [1-9]' "$out/stdout.txt"; then
+        cat "$out/stdout.txt" >&2; die "pgbench had failed transactions"
+    fi
+}
+# pgbench_fields OUTDIR -> "tps p50_ms p99_ms avg_ms transactions" (percentiles from the per-transaction logs)
+pgbench_fields() {
+    python3 - "$1" <<'PY'
+import glob, re, sys
+out = sys.argv[1]
+text = open(f"{out}/stdout.txt").read()
+tps = float(re.search(r"^tps = ([0-9.]+)", text, re.M).group(1))
+avg = float(re.search(r"^latency average = ([0-9.]+) ms", text, re.M).group(1))
+lat = []
+for path in glob.glob(f"{out}/pgbench_log*"):
+    with open(path) as f:
+        lat.extend(int(line.split()[2]) for line in f if line.strip())
+lat.sort()
+def pct(p):
+    if not lat: return float("nan")
+    return lat[min(len(lat) - 1, max(0, -(-len(lat) * p // 100) - 1))] / 1000.0
+print(f"{tps:.1f} {pct(50):.3f} {pct(99):.3f} {avg:.3f} {len(lat)}")
+PY
+}
+
+# ---------------------------------------------------------------- load
+say "warmup: kith, wrk ${WARMUP} s (not measured)"
+wrk_run "$WARMUP" "$WORK/wrk-warmup.txt"
+read -r w_rps w_p50 w_p99 w_bad w_err < <(wrk_fields "$WORK/wrk-warmup.txt")
+printf '    %s req/s, p50 %s ms, p99 %s ms\n' "$w_rps" "$w_p50" "$w_p99"
+
+say "measuring: kith GET /api/profile, wrk ${SECS} s"
+wrk_run "$SECS" "$WORK/wrk.txt"
+sed 's/^/    /' "$WORK/wrk.txt"
+read -r k_rps k_p50 k_p99 k_bad k_err < <(wrk_fields "$WORK/wrk.txt")
+
+say "warmup: pgbench ${WARMUP} s (not measured)"
+pgbench_run "$WORK/profile.sql" "$WARMUP" "$WORK/pgbench-warmup"
+grep -E '^(tps|latency average)' "$WORK/pgbench-warmup/stdout.txt" | sed 's/^/    /'
+
+say "measuring: pgbench, same SQL, one statement per round trip, ${SECS} s"
+pgbench_run "$WORK/profile.sql" "$SECS" "$WORK/pgbench" log
+grep -E '^(number of transactions actually processed|number of failed|latency average|tps)' "$WORK/pgbench/stdout.txt" | sed 's/^/    /'
+read -r p_tps p_p50 p_p99 p_avg p_n < <(pgbench_fields "$WORK/pgbench")
+
+if (( PIPELINE )); then
+    say "measuring: pgbench, same SQL pipelined in one round trip (\\startpipeline), ${SECS} s"
+    pgbench_run "$WORK/profile-pipelined.sql" "$SECS" "$WORK/pgbench-pipelined" log
+    grep -E '^(number of transactions actually processed|number of failed|latency average|tps)' "$WORK/pgbench-pipelined/stdout.txt" | sed 's/^/    /'
+    read -r q_tps q_p50 q_p99 q_avg q_n < <(pgbench_fields "$WORK/pgbench-pipelined")
+else
+    say "pgbench $PGBENCH_MAJOR has no \\startpipeline: skipping the pipelined pass"
+fi
+
+# ---------------------------------------------------------------- what the server and Postgres logged
+say "kith log and postgres log during the run"
+python3 - "$WORK/kith.log" "$DATA/postgres.log" <<'PY'
+import collections, json, sys
+statuses, levels, notable = collections.Counter(), collections.Counter(), []
+for line in open(sys.argv[1], errors="replace"):
+    try:
+        event = json.loads(line)
+    except ValueError:
+        notable.append(line.rstrip()); continue
+    levels[event.get("level", "?")] += 1
+    if event.get("message") == "request finished":
+        statuses[event.get("status")] += 1
+    elif event.get("level") in ("WARN", "ERROR"):
+        notable.append(line.rstrip())
+print(f"    kith: request lines by status {dict(sorted(statuses.items()))}; log lines by level {dict(levels)}")
+for line in notable[:10]:
+    print(f"    kith: {line[:300]}")
+bad = []
+try:
+    for line in open(sys.argv[2], errors="replace"):
+        if any(tag in line for tag in ("ERROR:", "FATAL:", "PANIC:", "WARNING:")):
+            bad.append(line.rstrip())
+except OSError as err:
+    print(f"    postgres: cannot read its log ({err})")
+print(f"    postgres: {len(bad)} ERROR/FATAL/PANIC/WARNING lines")
+for line in bad[:10]:
+    print(f"    postgres: {line[:300]}")
+PY
+
+# ---------------------------------------------------------------- table
+ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
+echo
+printf '%-28s %10s %9s %9s\n' "" "req/s" "p50 ms" "p99 ms"
+printf '%-28s %10.0f %9.2f %9.2f\n' "kith GET /api/profile" "$k_rps" "$k_p50" "$k_p99"
+printf '%-28s %10.0f %9.2f %9.2f\n' "pgbench (same SQL)" "$p_tps" "$p_p50" "$p_p99"
+if (( PIPELINE )); then
+    printf '%-28s %10.0f %9.2f %9.2f\n' "pgbench (pipelined)" "$q_tps" "$q_p50" "$q_p99"
+    printf '%-28s %10s   (kith/pipelined %s)\n' "ratio kith/pgbench" "$(ratio "$k_rps" "$p_tps")" "$(ratio "$k_rps" "$q_tps")"
+else
+    printf '%-28s %10s\n' "ratio kith/pgbench" "$(ratio "$k_rps" "$p_tps")"
+fi
+echo "(wrk -c $CONNS -t $THREADS, pgbench -c $PG_CONNS -j $PG_THREADS -M prepared, KITH_POOL_SIZE=$POOL, ${SECS} s each;" \
+    "pgbench p50/p99 from its per-transaction logs)"
+
+if (( k_bad > 0 || k_err > 0 )); then
+    die "wrk saw $k_bad non-2xx responses and $k_err socket errors: the kith figure is not valid"
+fi

@@ -1,0 +1,83 @@
+//! Health, readiness, and the middleware every route runs behind.
+
+#![allow(clippy::unwrap_used)]
+
+use crate::helpers::{TestApp, json_body};
+
+#[tokio::test]
+async fn health_and_ready_answer() {
+    let app = TestApp::spawn().await;
+    assert_eq!(json_body(app.get("/health", None).await, 200).await["status"], "ok");
+    let ready = json_body(app.get("/ready", None).await, 200).await;
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["schema_version"], kith_db::migrate::latest_version());
+}
+
+#[tokio::test]
+async fn ready_is_503_when_the_schema_is_behind() {
+    let app = TestApp::spawn().await;
+    let owner = app.connect_as("postgres").await;
+    owner
+        .batch_execute(
+            "delete from kith.schema_migrations where version = (select max(version) from kith.schema_migrations)",
+        )
+        .await
+        .unwrap();
+    let body = json_body(app.get("/ready", None).await, 503).await;
+    assert_eq!(body["error"]["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_json_errors() {
+    let app = TestApp::spawn().await;
+    let body = json_body(app.get("/api/nope", None).await, 404).await;
+    assert_eq!(body["error"]["code"], "not_found");
+    let response = app
+        .http
+        .delete(format!("{}/api/profile", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("allow").is_some());
+    let body = json_body(response, 405).await;
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn responses_carry_request_id_and_security_headers() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/health", None).await;
+    let headers = response.headers();
+    assert!(headers.get("x-request-id").is_some());
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(headers.get("content-security-policy").is_some());
+
+    let response = app
+        .http
+        .get(format!("{}/health", app.address))
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-123");
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_supabase_headers() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/profile", app.address))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "PATCH")
+        .header(
+            "access-control-request-headers",
+            "authorization, apikey, content-type, x-client-info",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+}

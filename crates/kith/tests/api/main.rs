@@ -1,0 +1,10 @@
+//! Kith's integration tests, one binary: every test gets a fresh database cloned from a migrated template on
+//! the PostgreSQL named by KITH_TEST_DATABASE_URL (scripts/test starts a private one).
+
+mod helpers;
+
+mod caller_scope;
+mod embedded;
+mod http_basics;
+mod profile;
+mod tokens;
