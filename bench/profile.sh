@@ -104,7 +104,8 @@ printf '    nproc:       %s\n' "$(nproc)"
 printf '    cpu:         %s\n' "${cpu_model:-unknown}"
 printf '    memory:      %s\n' "$mem_total"
 printf '    kernel:      %s\n' "$(uname -sr)"
-printf '    load (1/5/15 min) before start: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+printf '    load (1/5/15 min) before start: %s\n' "$LOAD_AT_START"
 printf '    pgbench:     %s\n' "$(pgbench --version)"
 printf '    wrk:         %s\n' "$(wrk --version 2>&1 | head -n1 | awk '{print $1, $2}')"
 printf '    kith:        %s (commit %s%s)\n' "$BIN" \
@@ -130,6 +131,7 @@ for i in $(seq 1 600); do
     sleep 0.1
 done
 SOCK=$DATA/run
+PG_PID=$(head -n1 "$DATA/postgres/postmaster.pid")
 PG_VERSION=$(psql -h "$SOCK" -p 5432 -U postgres -d kith -Atc 'show server_version')
 printf '    postgres:    %s (embedded, Unix socket, pool role kith_authenticator)\n' "$PG_VERSION"
 
@@ -190,16 +192,17 @@ SQL
 wrk_run() {
     wrk -t "$THREADS" -c "$CONNS" -d "${1}s" --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/profile" >"$2"
 }
-# wrk_field OUTFILE -> "rps p50_ms p99_ms non2xx socket_errors"
+# wrk_fields OUTFILE -> "rps p50_ms p99_ms non2xx socket_errors avg_ms"
 wrk_fields() {
     awk '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         /^Requests\/sec:/ { rps = $2 }
+        $1 == "Latency" && NF >= 5 { avg = ms($2) }
         $1 == "50%" { p50 = ms($2) }
         $1 == "99%" { p99 = ms($2) }
         /Non-2xx or 3xx responses:/ { bad = $NF }
         /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
-        END { printf "%s %.3f %.3f %d %d\n", rps, p50, p99, bad, errs }' "$1"
+        END { printf "%s %.3f %.3f %d %d %.3f\n", rps, p50, p99, bad, errs, avg }' "$1"
 }
 # pgbench_run SCRIPT SECONDS OUTDIR [log]
 pgbench_run() {
@@ -234,29 +237,85 @@ print(f"{tps:.1f} {pct(50):.3f} {pct(99):.3f} {avg:.3f} {len(lat)}")
 PY
 }
 
+# CPU accounting, so a reader can see where the two cores went during each pass and whether anything else on the
+# machine was competing. cpu_snapshot prints: machine busy ticks, machine total ticks, kith's ticks, and the
+# embedded Postgres's ticks (postmaster, its live children, and children it has already reaped).
+cat >"$WORK/cpu.py" <<'PY'
+import os, sys
+def ticks(pid, reaped=False):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    n = int(fields[11]) + int(fields[12])            # utime + stime
+    return n + (int(fields[13]) + int(fields[14]) if reaped else 0)   # + cutime + cstime
+cpu = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+idle = cpu[3] + cpu[4]
+kith, postmaster = int(sys.argv[1]), int(sys.argv[2])
+pg = ticks(postmaster, reaped=True)
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) == postmaster:
+            pg += ticks(pid)
+    except OSError:
+        pass
+print(sum(cpu[:8]) - idle, sum(cpu[:8]), ticks(kith), pg)
+PY
+# CPU seconds (user + sys) of this shell's reaped children, from the `times` builtin run in this shell (not in a
+# subshell, whose children are its own): the load generators' CPU, as they are this shell's children.
+children_cpu() {
+    times >"$WORK/times.txt"
+    tail -n1 "$WORK/times.txt" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.2f\n", t }'
+}
+# measure OUTNAME COMMAND...: runs the load command and prints where the CPU went while it ran.
+measure() {
+    local name=$1; shift
+    local c0 c1 s0 s1
+    children_cpu >"$WORK/c0.txt"; c0=$(<"$WORK/c0.txt")
+    s0=$(python3 "$WORK/cpu.py" "$KITH_PID" "$PG_PID")
+    local t0=$EPOCHREALTIME
+    "$@"
+    local t1=$EPOCHREALTIME
+    s1=$(python3 "$WORK/cpu.py" "$KITH_PID" "$PG_PID")
+    children_cpu >"$WORK/c1.txt"; c1=$(<"$WORK/c1.txt")
+    python3 - "$s0" "$s1" "$c0" "$c1" "$t0" "$t1" "$(getconf CLK_TCK)" "$(nproc)" >"$WORK/$name.cpu" <<'PY'
+import sys
+s0, s1 = ([int(v) for v in a.split()] for a in sys.argv[1:3])
+gen = float(sys.argv[4]) - float(sys.argv[3])
+wall, hz, cores = float(sys.argv[6]) - float(sys.argv[5]), int(sys.argv[7]), int(sys.argv[8])
+busy_frac = (s1[0] - s0[0]) / max(1, s1[1] - s0[1])
+busy = busy_frac * cores
+kith, pg = (s1[2] - s0[2]) / hz / wall, (s1[3] - s0[3]) / hz / wall
+gen /= wall
+other = max(0.0, busy - kith - pg - gen)
+print(f"cores busy {busy:.2f} of {cores}: kith {kith:.2f}, postgres {pg:.2f}, load generator {gen:.2f}, everything else {other:.2f}")
+PY
+    sed 's/^/    CPU: /' "$WORK/$name.cpu"
+}
+
 # ---------------------------------------------------------------- load
 say "warmup: kith, wrk ${WARMUP} s (not measured)"
 wrk_run "$WARMUP" "$WORK/wrk-warmup.txt"
-read -r w_rps w_p50 w_p99 w_bad w_err < <(wrk_fields "$WORK/wrk-warmup.txt")
+read -r w_rps w_p50 w_p99 w_bad w_err w_avg < <(wrk_fields "$WORK/wrk-warmup.txt")
 printf '    %s req/s, p50 %s ms, p99 %s ms\n' "$w_rps" "$w_p50" "$w_p99"
 
 say "measuring: kith GET /api/profile, wrk ${SECS} s"
-wrk_run "$SECS" "$WORK/wrk.txt"
+measure kith wrk_run "$SECS" "$WORK/wrk.txt"
 sed 's/^/    /' "$WORK/wrk.txt"
-read -r k_rps k_p50 k_p99 k_bad k_err < <(wrk_fields "$WORK/wrk.txt")
+read -r k_rps k_p50 k_p99 k_bad k_err k_avg < <(wrk_fields "$WORK/wrk.txt")
 
 say "warmup: pgbench ${WARMUP} s (not measured)"
 pgbench_run "$WORK/profile.sql" "$WARMUP" "$WORK/pgbench-warmup"
 grep -E '^(tps|latency average)' "$WORK/pgbench-warmup/stdout.txt" | sed 's/^/    /'
 
 say "measuring: pgbench, same SQL, one statement per round trip, ${SECS} s"
-pgbench_run "$WORK/profile.sql" "$SECS" "$WORK/pgbench" log
+measure pgbench pgbench_run "$WORK/profile.sql" "$SECS" "$WORK/pgbench" log
 grep -E '^(number of transactions actually processed|number of failed|latency average|tps)' "$WORK/pgbench/stdout.txt" | sed 's/^/    /'
 read -r p_tps p_p50 p_p99 p_avg p_n < <(pgbench_fields "$WORK/pgbench")
 
 if (( PIPELINE )); then
     say "measuring: pgbench, same SQL pipelined in one round trip (\\startpipeline), ${SECS} s"
-    pgbench_run "$WORK/profile-pipelined.sql" "$SECS" "$WORK/pgbench-pipelined" log
+    measure pipelined pgbench_run "$WORK/profile-pipelined.sql" "$SECS" "$WORK/pgbench-pipelined" log
     grep -E '^(number of transactions actually processed|number of failed|latency average|tps)' "$WORK/pgbench-pipelined/stdout.txt" | sed 's/^/    /'
     read -r q_tps q_p50 q_p99 q_avg q_n < <(pgbench_fields "$WORK/pgbench-pipelined")
 else
@@ -295,18 +354,23 @@ PY
 
 # ---------------------------------------------------------------- table
 ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
+row() { printf '%-24s %9.0f %8.2f %8.2f %8.2f\n' "$@"; }
 echo
-printf '%-28s %10s %9s %9s\n' "" "req/s" "p50 ms" "p99 ms"
-printf '%-28s %10.0f %9.2f %9.2f\n' "kith GET /api/profile" "$k_rps" "$k_p50" "$k_p99"
-printf '%-28s %10.0f %9.2f %9.2f\n' "pgbench (same SQL)" "$p_tps" "$p_p50" "$p_p99"
+printf '%-24s %9s %8s %8s %8s\n' "" "req/s" "p50 ms" "p99 ms" "avg ms"
+row "kith GET /api/profile" "$k_rps" "$k_p50" "$k_p99" "$k_avg"
+row "pgbench (same SQL)" "$p_tps" "$p_p50" "$p_p99" "$p_avg"
 if (( PIPELINE )); then
-    printf '%-28s %10.0f %9.2f %9.2f\n' "pgbench (pipelined)" "$q_tps" "$q_p50" "$q_p99"
-    printf '%-28s %10s   (kith/pipelined %s)\n' "ratio kith/pgbench" "$(ratio "$k_rps" "$p_tps")" "$(ratio "$k_rps" "$q_tps")"
+    row "pgbench (pipelined)" "$q_tps" "$q_p50" "$q_p99" "$q_avg"
+    printf '%-24s %9s   (kith/pipelined %s)\n' "ratio kith/pgbench" "$(ratio "$k_rps" "$p_tps")" "$(ratio "$k_rps" "$q_tps")"
 else
-    printf '%-28s %10s\n' "ratio kith/pgbench" "$(ratio "$k_rps" "$p_tps")"
+    printf '%-24s %9s\n' "ratio kith/pgbench" "$(ratio "$k_rps" "$p_tps")"
 fi
-echo "(wrk -c $CONNS -t $THREADS, pgbench -c $PG_CONNS -j $PG_THREADS -M prepared, KITH_POOL_SIZE=$POOL, ${SECS} s each;" \
-    "pgbench p50/p99 from its per-transaction logs)"
+echo "(wrk -c $CONNS -t $THREADS; pgbench -c $PG_CONNS -j $PG_THREADS -M prepared; KITH_POOL_SIZE=$POOL; ${SECS} s each;" \
+    "pgbench p50/p99 from its per-transaction logs; load at start $LOAD_AT_START)"
+echo "CPU during each measured pass:"
+for n in kith pgbench pipelined; do
+    [[ -f $WORK/$n.cpu ]] && printf '  %-10s %s\n' "$n" "$(cat "$WORK/$n.cpu")"
+done
 
 if (( k_bad > 0 || k_err > 0 )); then
     die "wrk saw $k_bad non-2xx responses and $k_err socket errors: the kith figure is not valid"
