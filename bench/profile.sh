@@ -288,7 +288,8 @@ busy = busy_frac * cores
 kith, pg = (s1[2] - s0[2]) / hz / wall, (s1[3] - s0[3]) / hz / wall
 gen /= wall
 other = max(0.0, busy - kith - pg - gen)
-print(f"cores busy {busy:.2f} of {cores}: kith {kith:.2f}, postgres {pg:.2f}, load generator {gen:.2f}, everything else {other:.2f}")
+print(f"cores busy {busy:.2f} of {cores}: kith {kith:.2f}, postgres {pg:.2f}, load generator {gen:.2f}, everything else {other:.2f}"
+      + ("  <- other work on the machine competed: this pass is perturbed" if other > 0.25 else ""))
 PY
     sed 's/^/    CPU: /' "$WORK/$name.cpu"
 }
