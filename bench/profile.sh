@@ -12,7 +12,9 @@
 #   BENCH_CONNECTIONS   wrk connections; pgbench -c is min(this, pool)    [KITH_POOL_SIZE]
 #   BENCH_THREADS       wrk -t and pgbench -j                             [2]
 #   KITH_BIN            the kith binary                                   [target/release/kith, built if missing]
+#   BENCH_BUILD=1       run `cargo build --release -p kith` first even if the binary exists
 #   BENCH_KEEP_LOGS     a directory to copy the kith, Postgres, wrk and pgbench outputs into
+#   RUST_LOG            passed to kith as usual (default info: one JSON log line per request, as in production)
 #
 # Everything runs on loopback and a private Unix socket; the script stops what it started and removes its
 # temporary directories on exit. Needs: curl, python3, pgbench (14+ for the pipelined pass), psql, wrk (installed
@@ -51,7 +53,7 @@ fi
 PGBENCH_MAJOR=$(pgbench --version | sed -E 's/^[^0-9]*([0-9]+).*/\1/')
 PIPELINE=$(( PGBENCH_MAJOR >= 14 ? 1 : 0 ))
 
-if [[ ! -x $BIN ]]; then
+if [[ ! -x $BIN || ${BENCH_BUILD:-} == 1 ]]; then
     say "building $BIN"
     (cd "$ROOT" && cargo build --release -p kith)
 fi
@@ -238,8 +240,8 @@ PY
 }
 
 # CPU accounting, so a reader can see where the two cores went during each pass and whether anything else on the
-# machine was competing. cpu_snapshot prints: machine busy ticks, machine total ticks, kith's ticks, and the
-# embedded Postgres's ticks (postmaster, its live children, and children it has already reaped).
+# machine was competing. cpu.py prints: machine busy ticks, machine total ticks, kith's ticks, and the embedded
+# Postgres's ticks (postmaster, its live children, and children it has already reaped).
 cat >"$WORK/cpu.py" <<'PY'
 import os, sys
 def ticks(pid, reaped=False):
@@ -325,7 +327,7 @@ fi
 
 # ---------------------------------------------------------------- what the server and Postgres logged
 say "kith log and postgres log during the run"
-python3 - "$WORK/kith.log" "$DATA/postgres.log" <<'PY'
+python3 - "$WORK/kith.log" "$DATA/postgres.log" "$WORK/log-problems.txt" <<'PY'
 import collections, json, sys
 statuses, levels, notable = collections.Counter(), collections.Counter(), []
 for line in open(sys.argv[1], errors="replace"):
@@ -338,7 +340,8 @@ for line in open(sys.argv[1], errors="replace"):
         statuses[event.get("status")] += 1
     elif event.get("level") in ("WARN", "ERROR"):
         notable.append(line.rstrip())
-print(f"    kith: request lines by status {dict(sorted(statuses.items()))}; log lines by level {dict(levels)}")
+print(f"    kith: request lines by status {dict(sorted(statuses.items()))} (one 401 is the tampered-token check);"
+      f" log lines by level {dict(levels)}")
 for line in notable[:10]:
     print(f"    kith: {line[:300]}")
 bad = []
@@ -351,6 +354,9 @@ except OSError as err:
 print(f"    postgres: {len(bad)} ERROR/FATAL/PANIC/WARNING lines")
 for line in bad[:10]:
     print(f"    postgres: {line[:300]}")
+problems = sum(n for status, n in statuses.items() if status != 200) - statuses.get(401, 0) \
+    + max(0, statuses.get(401, 0) - 1) + len(notable) + len(bad)
+open(sys.argv[3], "w").write(f"{problems}\n")
 PY
 
 # ---------------------------------------------------------------- table
@@ -375,4 +381,7 @@ done
 
 if (( k_bad > 0 || k_err > 0 )); then
     die "wrk saw $k_bad non-2xx responses and $k_err socket errors: the kith figure is not valid"
+fi
+if (( $(<"$WORK/log-problems.txt") > 0 )); then
+    die "the kith or Postgres log shows unexpected statuses, warnings or errors (listed above)"
 fi

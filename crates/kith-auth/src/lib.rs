@@ -1,8 +1,21 @@
-//! Kith's auth service. For now: password hashing, the project's API keys and creating confirmed users; the
-//! Supabase-compatible `/auth/v1` endpoints build on these.
+//! Kith's auth service: a Supabase-Auth-compatible `/auth/v1` (sign-up, password and PKCE sign-in, refresh-token
+//! rotation with reuse detection, sessions and logout scopes, recovery, magic links, email change), password
+//! hashing, signing keys with rotation, API keys, mail and rate limits.
 //!
 //! Accounts live in the `auth` schema, which only this crate writes, through the privileged handle.
 
 pub mod api_keys;
+pub mod config;
+pub mod error;
+pub mod mailer;
 pub mod password;
+mod rate_limit;
+mod routes;
+pub mod secrets;
+pub mod service;
+pub mod signing;
+mod store;
 pub mod users;
+
+pub use routes::routes;
+pub use service::AuthState;

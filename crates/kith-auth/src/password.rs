@@ -43,6 +43,21 @@ pub async fn verify(password: String, hash: String) -> Result<bool, PasswordErro
     .map_err(|_| PasswordError::Interrupted)?
 }
 
+/// Checks `password` against an argon2id PHC string or a bcrypt hash (users imported from Supabase).
+pub async fn verify_any(password: String, hash: String) -> Result<bool, PasswordError> {
+    if hash.starts_with("$2") {
+        return tokio::task::spawn_blocking(move || bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false))
+            .await
+            .map_err(|_| PasswordError::Interrupted);
+    }
+    verify(password, hash).await
+}
+
+/// Whether a stored hash should be replaced by a fresh argon2id hash at the next successful sign-in.
+pub fn needs_rehash(hash: &str) -> bool {
+    !hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -58,6 +73,19 @@ mod tests {
                 .unwrap()
         );
         assert!(!verify("correct horse battery stapl".into(), hashed).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hashes_verify_and_ask_for_a_rehash() {
+        let imported = bcrypt::hash("supabase-era-password", 4).unwrap();
+        assert!(
+            verify_any("supabase-era-password".into(), imported.clone())
+                .await
+                .unwrap()
+        );
+        assert!(!verify_any("wrong".into(), imported.clone()).await.unwrap());
+        assert!(needs_rehash(&imported));
+        assert!(!needs_rehash(&hash("x".repeat(8)).await.unwrap()));
     }
 
     #[tokio::test]

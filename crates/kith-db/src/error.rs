@@ -37,7 +37,9 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             DbError::Unavailable(_) => true,
-            DbError::Query(err) => err.is_closed() || err.as_db_error().is_none() && err.code().is_none(),
+            DbError::Query(err) => {
+                err.is_closed() || std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>())
+            }
             DbError::RowCount(_) => false,
         }
     }

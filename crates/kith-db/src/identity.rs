@@ -1,12 +1,17 @@
 //! Turning a bearer token into a [`Caller`].
 //!
-//! Guarantees: the algorithm is pinned by the key (never taken from the token header, so `alg: none` and
-//! algorithm switching fail); `exp` is required and `exp`/`nbf` are checked with at most 30 s of leeway; the
-//! `role` claim must name one of the three request roles; an `authenticated` token must carry a UUID `sub`.
+//! Guarantees: the algorithm is pinned by the key (HS256 for the project secret when the header names no `kid`,
+//! the configured algorithm of the key a `kid` names), never taken from the token header, so `alg: none`, key
+//! confusion and algorithm switching fail; `jku`/`x5u`/embedded `jwk` headers are ignored; `exp` is required and
+//! `exp`/`nbf`/`iat` are checked with at most 30 s of leeway; the `role` claim must name one of the three request
+//! roles; an `authenticated` token must carry a UUID `sub`, the audience `authenticated` and (when configured)
+//! Kith's issuer.
 
 use crate::caller::{Caller, DbRole};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, errors::ErrorKind};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, errors::ErrorKind};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::RwLock;
 use uuid::Uuid;
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -27,32 +32,70 @@ pub enum TokenError {
     Invalid(&'static str),
 }
 
-/// Verifies HS256 tokens signed with the project's JWT secret.
+/// A public key that verifies tokens whose header names its `kid`; bound to exactly one algorithm.
 #[derive(Clone)]
+pub struct VerifyingKey {
+    /// The key id tokens name in their header.
+    pub kid: String,
+    /// The one algorithm this key verifies.
+    pub algorithm: Algorithm,
+    /// The key material.
+    pub key: DecodingKey,
+}
+
+/// Verifies tokens: HS256 with the project secret (no `kid`), or an asymmetric key chosen by `kid`.
 pub struct JwtVerifier {
-    key: DecodingKey,
-    validation: Validation,
+    secret: DecodingKey,
+    issuer: Option<String>,
+    keys: RwLock<HashMap<String, (DecodingKey, Validation)>>,
+    hs256: Validation,
 }
 
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JwtVerifier { .. }")
+        f.debug_struct("JwtVerifier")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
+fn validation(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = LEEWAY_SECS;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp"]);
+    // API keys carry no `aud`; user tokens' audience and issuer are checked in `caller_from_claims`.
+    validation.validate_aud = false;
+    validation
+}
+
 impl JwtVerifier {
-    /// A verifier for tokens signed with `secret` (HS256).
+    /// A verifier for HS256 tokens signed with `secret`, accepting user tokens from any issuer.
     pub fn hs256(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
-        // API keys carry no `aud`; user tokens' audience is checked by the auth service.
-        validation.validate_aud = false;
         JwtVerifier {
-            key: DecodingKey::from_secret(secret),
-            validation,
+            secret: DecodingKey::from_secret(secret),
+            issuer: None,
+            keys: RwLock::new(HashMap::new()),
+            hs256: validation(Algorithm::HS256),
+        }
+    }
+
+    /// Also requires user tokens (role `authenticated`) to name `issuer` as their `iss`.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Replaces the asymmetric keys (after a rotation, or when another node rotated).
+    pub fn set_keys(&self, keys: Vec<VerifyingKey>) {
+        let map = keys
+            .into_iter()
+            .map(|k| (k.kid, (k.key, validation(k.algorithm))))
+            .collect();
+        match self.keys.write() {
+            Ok(mut guard) => *guard = map,
+            Err(poisoned) => *poisoned.into_inner() = map,
         }
     }
 
@@ -61,19 +104,53 @@ impl JwtVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid("token is too large"));
         }
-        let data = decode::<Value>(token, &self.key, &self.validation).map_err(|err| match err.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            ErrorKind::ImmatureSignature => TokenError::Invalid("token is not valid yet"),
-            ErrorKind::InvalidSignature => TokenError::Invalid("token signature is invalid"),
-            ErrorKind::InvalidAlgorithm => TokenError::Invalid("token algorithm is not accepted"),
-            ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("token lacks a required claim"),
-            _ => TokenError::Invalid("token is malformed"),
-        })?;
-        caller_from_claims(&data.claims)
+        let header = decode_header(token).map_err(|_| TokenError::Invalid("token is malformed"))?;
+        // The key, and with it the algorithm, comes from configuration: never from the token's own header.
+        let claims = match header.kid {
+            Some(kid) => {
+                let keys = self
+                    .keys
+                    .read()
+                    .map_err(|_| TokenError::Invalid("token signing key is unknown"))?;
+                let (key, validation) = keys
+                    .get(&kid)
+                    .ok_or(TokenError::Invalid("token signing key is unknown"))?;
+                decode::<Value>(token, key, validation)
+                    .map_err(|e| map_error(&e))?
+                    .claims
+            }
+            None => {
+                decode::<Value>(token, &self.secret, &self.hs256)
+                    .map_err(|e| map_error(&e))?
+                    .claims
+            }
+        };
+        caller_from_claims(&claims, self.issuer.as_deref())
     }
 }
 
-fn caller_from_claims(claims: &Value) -> Result<Caller, TokenError> {
+fn map_error(err: &jsonwebtoken::errors::Error) -> TokenError {
+    match err.kind() {
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        ErrorKind::ImmatureSignature => TokenError::Invalid("token is not valid yet"),
+        ErrorKind::InvalidSignature => TokenError::Invalid("token signature is invalid"),
+        ErrorKind::InvalidAlgorithm => TokenError::Invalid("token algorithm is not accepted"),
+        ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("token lacks a required claim"),
+        _ => TokenError::Invalid("token is malformed"),
+    }
+}
+
+fn caller_from_claims(claims: &Value, issuer: Option<&str>) -> Result<Caller, TokenError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if claims
+        .get("iat")
+        .and_then(Value::as_u64)
+        .is_some_and(|iat| iat > now + LEEWAY_SECS)
+    {
+        return Err(TokenError::Invalid("token is issued in the future"));
+    }
     let role = claims
         .get("role")
         .and_then(Value::as_str)
@@ -86,8 +163,23 @@ fn caller_from_claims(claims: &Value) -> Result<Caller, TokenError> {
         }
         Some(_) => return Err(TokenError::Invalid("token subject is not a user id")),
     };
-    if role == DbRole::Authenticated && user_id.is_none() {
-        return Err(TokenError::Invalid("token has no subject"));
+    if role == DbRole::Authenticated {
+        if user_id.is_none() {
+            return Err(TokenError::Invalid("token has no subject"));
+        }
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => aud == "authenticated",
+            Some(Value::Array(auds)) => auds.iter().any(|a| a == "authenticated"),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(TokenError::Invalid("token audience is not accepted"));
+        }
+        if let Some(issuer) = issuer
+            && claims.get("iss").and_then(Value::as_str) != Some(issuer)
+        {
+            return Err(TokenError::Invalid("token issuer is not accepted"));
+        }
     }
     let session_id = claims
         .get("session_id")
@@ -125,7 +217,10 @@ mod tests {
     #[test]
     fn accepts_a_user_token() {
         let sub = Uuid::new_v4();
-        let caller = verify(&sign(&json!({"sub": sub, "role": "authenticated", "exp": now() + 60}))).unwrap();
+        let caller = verify(&sign(
+            &json!({"sub": sub, "role": "authenticated", "aud": "authenticated", "exp": now() + 60}),
+        ))
+        .unwrap();
         assert_eq!(caller.role(), DbRole::Authenticated);
         assert_eq!(caller.user_id(), Some(sub));
     }
@@ -140,9 +235,11 @@ mod tests {
     #[test]
     fn refuses_expired_beyond_leeway_but_not_within() {
         let sub = Uuid::new_v4();
-        let old = sign(&json!({"sub": sub, "role": "authenticated", "exp": now() - 31 - LEEWAY_SECS as i64}));
+        let old = sign(
+            &json!({"sub": sub, "role": "authenticated", "aud": "authenticated", "exp": now() - 31 - LEEWAY_SECS as i64}),
+        );
         assert_eq!(verify(&old).unwrap_err(), TokenError::Expired);
-        let recent = sign(&json!({"sub": sub, "role": "authenticated", "exp": now() - 5}));
+        let recent = sign(&json!({"sub": sub, "role": "authenticated", "aud": "authenticated", "exp": now() - 5}));
         assert!(verify(&recent).is_ok());
     }
 
@@ -200,6 +297,46 @@ mod tests {
         )
         .unwrap();
         assert!(verify(&hs512).is_err());
+    }
+
+    #[test]
+    fn checks_audience_issuer_and_issued_at_of_user_tokens() {
+        let verifier = JwtVerifier::hs256(SECRET).with_issuer("https://kith.test/auth/v1");
+        let base = json!({"sub": Uuid::new_v4(), "role": "authenticated", "aud": "authenticated",
+                          "iss": "https://kith.test/auth/v1", "exp": now() + 60, "iat": now()});
+        assert!(verifier.verify(&sign(&base)).is_ok());
+        for (claim, value) in [
+            ("aud", json!("anon")),
+            ("iss", json!("https://evil.test/auth/v1")),
+            ("iat", json!(now() + 3600)),
+        ] {
+            let mut claims = base.clone();
+            claims[claim] = value;
+            assert!(verifier.verify(&sign(&claims)).is_err(), "{claim}");
+        }
+        // API keys carry neither `aud` nor Kith's issuer.
+        assert!(
+            verifier
+                .verify(&sign(&json!({"role": "anon", "iss": "kith", "exp": now() + 60})))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_kid_and_key_confusion() {
+        let verifier = JwtVerifier::hs256(SECRET);
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("nope".into());
+        let token = encode(
+            &header,
+            &json!({"role": "anon", "exp": now() + 60}),
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
+        assert_eq!(
+            verifier.verify(&token).unwrap_err(),
+            TokenError::Invalid("token signing key is unknown")
+        );
     }
 
     #[test]

@@ -49,6 +49,50 @@ pub struct SettingArgs {
     /// Most connections in the request pool [default: 16].
     #[arg(long, env = "KITH_POOL_SIZE", global = true)]
     pub pool_size: Option<String>,
+    /// Auth settings.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Settings of the auth service (`/auth/v1`).
+#[derive(Debug, Default, Args)]
+pub struct AuthArgs {
+    /// Confirm email addresses at sign-up without a mail round trip [default: true].
+    #[arg(long, env = "KITH_AUTH_AUTOCONFIRM", global = true)]
+    pub auth_autoconfirm: Option<String>,
+    /// Refuse new sign-ups [default: false].
+    #[arg(long, env = "KITH_AUTH_DISABLE_SIGNUP", global = true)]
+    pub auth_disable_signup: Option<String>,
+    /// Shortest accepted password [default: 8].
+    #[arg(long, env = "KITH_AUTH_MIN_PASSWORD_LENGTH", global = true)]
+    pub auth_min_password_length: Option<String>,
+    /// Requests per window per IP address to sign-up, sign-in, recover, otp and verify [default: 30].
+    #[arg(long, env = "KITH_AUTH_RATE_LIMIT_IP", global = true)]
+    pub auth_rate_limit_ip: Option<String>,
+    /// Requests per window per email address to the same endpoints [default: 10].
+    #[arg(long, env = "KITH_AUTH_RATE_LIMIT_EMAIL", global = true)]
+    pub auth_rate_limit_email: Option<String>,
+    /// Rate-limit window in seconds [default: 300].
+    #[arg(long, env = "KITH_AUTH_RATE_LIMIT_WINDOW", global = true)]
+    pub auth_rate_limit_window: Option<String>,
+    /// Seconds a rotated refresh token may still be presented [default: 10].
+    #[arg(long, env = "KITH_AUTH_REFRESH_REUSE_INTERVAL", global = true)]
+    pub auth_refresh_reuse_interval: Option<String>,
+    /// Accept PKCE `plain` challenges [default: false].
+    #[arg(long, env = "KITH_AUTH_ALLOW_PLAIN_PKCE", global = true)]
+    pub auth_allow_plain_pkce: Option<String>,
+    /// Comma-separated URLs that `redirect_to` may point to, beside the site URL.
+    #[arg(long, env = "KITH_AUTH_REDIRECT_URLS", global = true)]
+    pub auth_redirect_urls: Option<String>,
+    /// Access-token lifetime in seconds [default: 3600].
+    #[arg(long, env = "KITH_JWT_EXP", global = true)]
+    pub jwt_exp: Option<String>,
+    /// SMTP server for auth mail, e.g. smtps://user:pass@mail.example.com [default: write to <data dir>/outbox].
+    #[arg(long, env = "KITH_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of auth mail [default: Kith <no-reply@kith.localhost>].
+    #[arg(long, env = "KITH_SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
 }
 
 /// Kith's commands.
@@ -58,14 +102,32 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Print the anon and service-role API keys for the configured JWT secret.
-    Keys,
+    /// Print the anon and service-role API keys; manage the asymmetric signing keys.
+    Keys {
+        /// What to do with keys [default: print the API keys].
+        #[command(subcommand)]
+        action: Option<KeysCommand>,
+    },
     /// Manage users.
     User {
         /// What to do with users.
         #[command(subcommand)]
         action: UserCommand,
     },
+}
+
+/// Signing-key management.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a new ES256 signing key; earlier keys keep verifying until retired.
+    Rotate,
+    /// Stop accepting tokens signed by a key that no longer signs.
+    Retire {
+        /// The key id (`kid`).
+        kid: String,
+    },
+    /// List the signing keys.
+    List,
 }
 
 /// User management.

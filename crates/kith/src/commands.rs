@@ -1,8 +1,12 @@
 //! What each subcommand does once settings are valid.
 
 use crate::app;
+use crate::cli::KeysCommand;
 use crate::settings::{Database, Settings};
 use anyhow::Context;
+use kith_auth::AuthState;
+use kith_auth::mailer::Mailer;
+use kith_auth::signing::{self, Signer};
 use kith_db::embedded::{EmbeddedPostgres, SUPERUSER};
 use kith_db::identity::JwtVerifier;
 use kith_db::tokio_postgres::Config as PgConfig;
@@ -59,8 +63,8 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
     let db = Db::new(connections.pool.clone(), settings.pool_size)?;
-    let state = AppState::new(db, JwtVerifier::hs256(secret.as_bytes()));
-    let router = app::router(state, &settings.http);
+    let (state, auth) = build_state(settings, db, &secret).await?;
+    let router = app::router(state, auth, &settings.http);
 
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -88,6 +92,61 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
             let _ = drain_rx.wait_for(|stop| *stop).await;
             tokio::time::sleep(DRAIN_TIMEOUT).await;
         } => tracing::warn!("in-flight requests did not finish in time; stopping anyway"),
+    }
+    Ok(())
+}
+
+/// The shared state and the auth service's, with the signing keys loaded (and reloaded every minute, so a
+/// rotation on one node reaches the others).
+pub async fn build_state(settings: &Settings, db: Db, secret: &str) -> anyhow::Result<(AppState, AuthState)> {
+    let verifier = JwtVerifier::hs256(secret.as_bytes()).with_issuer(settings.auth.issuer());
+    let state = AppState::new(db.clone(), verifier);
+    let signer = Signer::new(secret.as_bytes());
+    let mailer = Mailer::new(
+        settings.auth.smtp_url.as_deref(),
+        &settings.auth.mail_from,
+        settings.auth.outbox_dir.clone(),
+    )?;
+    let auth = AuthState::new(db, state.verifier.clone(), signer, settings.auth.clone(), mailer).await?;
+    auth.signer().load(auth.db(), auth.verifier()).await?;
+    let reload = auth.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(err) = reload.signer().load(reload.db(), reload.verifier()).await {
+                tracing::warn!(error = %err, "cannot reload signing keys");
+            }
+        }
+    });
+    Ok((state, auth))
+}
+
+/// `kith keys rotate|retire|list`.
+#[allow(clippy::print_stdout, reason = "the command's output")]
+pub async fn manage_keys(connections: &Connections, action: &KeysCommand) -> anyhow::Result<()> {
+    migrate(connections).await?;
+    let db = Db::new(connections.pool.clone(), 1)?;
+    match action {
+        KeysCommand::Rotate => {
+            let kid = signing::rotate(&db).await?;
+            println!("new signing key {kid} (ES256) signs from now on; earlier keys keep verifying until retired");
+            println!("running servers pick it up within a minute");
+        }
+        KeysCommand::Retire { kid } => {
+            if !signing::retire(&db, kid).await? {
+                anyhow::bail!(
+                    "no verify-only key {kid}: only keys that no longer sign can be retired (see `kith keys list`)"
+                );
+            }
+            println!("retired {kid}: tokens it signed no longer verify");
+        }
+        KeysCommand::List => {
+            for (kid, algorithm, status, created_at) in signing::list(&db).await? {
+                println!("{kid}  {algorithm}  {status:<11}  {}", created_at.to_rfc3339());
+            }
+        }
     }
     Ok(())
 }

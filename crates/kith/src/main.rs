@@ -29,7 +29,7 @@ fn main() -> ExitCode {
 }
 
 fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
-    if let Command::Keys = command {
+    if let Command::Keys { action: None } = command {
         return commands::print_keys(settings);
     }
     let sharing = match command {
@@ -49,7 +49,8 @@ fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
             Command::User {
                 action: UserCommand::Create { email, password },
             } => commands::create_user(&connections, email, password).await,
-            Command::Keys => Ok(()),
+            Command::Keys { action: Some(action) } => commands::manage_keys(&connections, action).await,
+            Command::Keys { action: None } => Ok(()),
         }
     });
     // Close every pool connection before the embedded server stops, so its shutdown is clean.

@@ -1,8 +1,9 @@
 //! Validated settings. Each value comes from a flag, else the environment, else the config file, else its
 //! default; an invalid one stops start-up with one line naming the setting and the problem.
 
-use crate::cli::SettingArgs;
+use crate::cli::{AuthArgs, SettingArgs};
 use axum::http::HeaderValue;
+use kith_auth::config::AuthSettings;
 use kith_db::identity::MIN_SECRET_LEN;
 use kith_db::tokio_postgres::Config as PgConfig;
 use kith_http::middleware::HttpSettings;
@@ -12,6 +13,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// A setting that cannot be used, named as the operator sets it.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Request pool size.
     pub pool_size: usize,
+    /// The auth service.
+    pub auth: AuthSettings,
 }
 
 /// The optional config file: the same settings, in snake_case.
@@ -87,6 +91,18 @@ struct FileSettings {
     log_format: Option<String>,
     cors_origins: Option<String>,
     pool_size: Option<u32>,
+    auth_autoconfirm: Option<bool>,
+    auth_disable_signup: Option<bool>,
+    auth_min_password_length: Option<u32>,
+    auth_rate_limit_ip: Option<u32>,
+    auth_rate_limit_email: Option<u32>,
+    auth_rate_limit_window: Option<u32>,
+    auth_refresh_reuse_interval: Option<u32>,
+    auth_allow_plain_pkce: Option<bool>,
+    auth_redirect_urls: Option<String>,
+    jwt_exp: Option<u32>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
 }
 
 impl Settings {
@@ -96,9 +112,9 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
         };
-        let pick = |arg: &Option<String>, file: Option<String>| arg.clone().or(file);
+        let pick = |arg: &Option<String>, file: &Option<String>| arg.clone().or_else(|| file.clone());
 
-        let bind_text = pick(&args.bind, file.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind_text = pick(&args.bind, &file.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
         let bind = SocketAddr::from_str(&bind_text).map_err(|_| {
             invalid(
                 "KITH_BIND",
@@ -106,12 +122,12 @@ impl Settings {
             )
         })?;
 
-        let database = match pick(&args.database_url, file.database_url) {
+        let database = match pick(&args.database_url, &file.database_url) {
             None => Database::Embedded,
             Some(url) => {
                 let owner = PgConfig::from_str(&url)
                     .map_err(|err| invalid("DATABASE_URL", format!("not a valid PostgreSQL URL ({err})")))?;
-                let pool = match pick(&args.pool_url, file.pool_url) {
+                let pool = match pick(&args.pool_url, &file.pool_url) {
                     Some(url) => PgConfig::from_str(&url)
                         .map_err(|err| invalid("KITH_POOL_URL", format!("not a valid PostgreSQL URL ({err})")))?,
                     None => authenticator_config(&owner),
@@ -126,24 +142,24 @@ impl Settings {
         let data_dir = args
             .data_dir
             .clone()
-            .or(file.data_dir)
+            .or_else(|| file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from("./kith-data"));
         if data_dir.as_os_str().is_empty() {
             return Err(invalid("KITH_DATA_DIR", "must not be empty"));
         }
 
-        let jwt_secret = pick(&args.jwt_secret, file.jwt_secret);
+        let jwt_secret = pick(&args.jwt_secret, &file.jwt_secret);
         if let Some(secret) = &jwt_secret {
             check_secret(secret).map_err(|problem| invalid("KITH_JWT_SECRET", problem))?;
         }
 
-        let site_text = pick(&args.site_url, file.site_url).unwrap_or_else(|| format!("http://{bind}"));
+        let site_text = pick(&args.site_url, &file.site_url).unwrap_or_else(|| format!("http://{bind}"));
         let site_url = url::Url::parse(&site_text)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .ok_or_else(|| invalid("KITH_SITE_URL", format!("{site_text:?} is not an absolute http(s) URL")))?;
 
-        let log_format = match pick(&args.log_format, file.log_format).as_deref() {
+        let log_format = match pick(&args.log_format, &file.log_format).as_deref() {
             None if std::io::stderr().is_terminal() => LogFormat::Pretty,
             None | Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
@@ -155,7 +171,7 @@ impl Settings {
             }
         };
 
-        let cors_origins = match pick(&args.cors_origins, file.cors_origins).as_deref().map(str::trim) {
+        let cors_origins = match pick(&args.cors_origins, &file.cors_origins).as_deref().map(str::trim) {
             None | Some("*") => None,
             Some(list) => Some(
                 list.split(',')
@@ -186,7 +202,10 @@ impl Settings {
                 .ok_or_else(|| invalid("KITH_POOL_SIZE", format!("{text:?} is not a number from 1 to 1000")))?,
         };
 
+        let auth = auth_settings(&args.auth, &file, site_url.clone(), &data_dir)?;
+
         Ok(Settings {
+            auth,
             bind,
             database,
             data_dir,
@@ -222,6 +241,101 @@ impl Settings {
             )),
         }
     }
+}
+
+fn auth_settings(
+    args: &AuthArgs,
+    file: &FileSettings,
+    site_url: url::Url,
+    data_dir: &Path,
+) -> Result<AuthSettings, SettingError> {
+    let text = |arg: &Option<String>, file: Option<String>| arg.clone().or(file);
+    let mut auth = AuthSettings::new(site_url, data_dir);
+    if let Some(v) = text(&args.auth_autoconfirm, file.auth_autoconfirm.map(|b| b.to_string())) {
+        auth.autoconfirm = parse_bool("KITH_AUTH_AUTOCONFIRM", &v)?;
+    }
+    if let Some(v) = text(
+        &args.auth_disable_signup,
+        file.auth_disable_signup.map(|b| b.to_string()),
+    ) {
+        auth.disable_signup = parse_bool("KITH_AUTH_DISABLE_SIGNUP", &v)?;
+    }
+    if let Some(v) = text(
+        &args.auth_allow_plain_pkce,
+        file.auth_allow_plain_pkce.map(|b| b.to_string()),
+    ) {
+        auth.allow_plain_pkce = parse_bool("KITH_AUTH_ALLOW_PLAIN_PKCE", &v)?;
+    }
+    if let Some(v) = text(
+        &args.auth_min_password_length,
+        file.auth_min_password_length.map(|n| n.to_string()),
+    ) {
+        auth.min_password_length = parse_number("KITH_AUTH_MIN_PASSWORD_LENGTH", &v, 6, 1024)? as usize;
+    }
+    if let Some(v) = text(&args.auth_rate_limit_ip, file.auth_rate_limit_ip.map(|n| n.to_string())) {
+        auth.rate_limits.per_ip = parse_number("KITH_AUTH_RATE_LIMIT_IP", &v, 1, 1_000_000)?;
+    }
+    if let Some(v) = text(
+        &args.auth_rate_limit_email,
+        file.auth_rate_limit_email.map(|n| n.to_string()),
+    ) {
+        auth.rate_limits.per_email = parse_number("KITH_AUTH_RATE_LIMIT_EMAIL", &v, 1, 1_000_000)?;
+    }
+    if let Some(v) = text(
+        &args.auth_rate_limit_window,
+        file.auth_rate_limit_window.map(|n| n.to_string()),
+    ) {
+        auth.rate_limits.window =
+            Duration::from_secs(parse_number("KITH_AUTH_RATE_LIMIT_WINDOW", &v, 1, 86_400)?.into());
+    }
+    if let Some(v) = text(
+        &args.auth_refresh_reuse_interval,
+        file.auth_refresh_reuse_interval.map(|n| n.to_string()),
+    ) {
+        auth.refresh_reuse_interval =
+            Duration::from_secs(parse_number("KITH_AUTH_REFRESH_REUSE_INTERVAL", &v, 0, 3600)?.into());
+    }
+    if let Some(v) = text(&args.jwt_exp, file.jwt_exp.map(|n| n.to_string())) {
+        auth.jwt_exp = parse_number("KITH_JWT_EXP", &v, 30, 604_800)?.into();
+    }
+    if let Some(list) = text(&args.auth_redirect_urls, file.auth_redirect_urls.clone()) {
+        auth.redirect_urls = list
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| {
+                url::Url::parse(u)
+                    .map_err(|_| invalid("KITH_AUTH_REDIRECT_URLS", format!("{u:?} is not an absolute URL")))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    auth.smtp_url = text(&args.smtp_url, file.smtp_url.clone());
+    if let Some(url) = &auth.smtp_url
+        && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+    {
+        return Err(invalid("KITH_SMTP_URL", "must start with smtp:// or smtps://"));
+    }
+    if let Some(from) = text(&args.smtp_from, file.smtp_from.clone()) {
+        auth.mail_from = from;
+    }
+    Ok(auth)
+}
+
+fn parse_bool(name: &'static str, value: &str) -> Result<bool, SettingError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(name, format!("{value:?} is neither true nor false"))),
+    }
+}
+
+fn parse_number(name: &'static str, value: &str, min: u32, max: u32) -> Result<u32, SettingError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| invalid(name, format!("{value:?} is not a number from {min} to {max}")))
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, SettingError> {

@@ -39,6 +39,7 @@ fn kith(data_dir: &Path) -> Command {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("KITH_DATA_DIR", data_dir)
+        .env("KITH_SITE_URL", "http://kith.test")
         .env("KITH_LOG_FORMAT", "json");
     command
 }
@@ -165,7 +166,11 @@ async fn embedded_postgres_starts_restarts_keeps_data_and_stops_cleanly() {
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("another kith server is using the data directory"));
 
-    let token = crate::helpers::sign_with(&user_claims(id, "embedded@example.com", 600), secret.trim().as_bytes());
+    let issuer = "http://kith.test/auth/v1";
+    let token = crate::helpers::sign_with(
+        &user_claims(issuer, id, "embedded@example.com", 600),
+        secret.trim().as_bytes(),
+    );
     let profile = reqwest::Client::new()
         .get(format!("{}/api/profile", first.address))
         .bearer_auth(&token)

@@ -4,6 +4,10 @@
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use kith::app;
+use kith_auth::AuthState;
+use kith_auth::config::AuthSettings;
+use kith_auth::mailer::Mailer;
+use kith_auth::signing::Signer;
 use kith_db::identity::JwtVerifier;
 use kith_db::tokio_postgres::{self, Config as PgConfig, NoTls};
 use kith_db::{Caller, Db};
@@ -11,6 +15,7 @@ use kith_http::AppState;
 use kith_http::middleware::HttpSettings;
 use serde_json::{Value, json};
 use std::str::FromStr;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The secret every test server signs and verifies with.
@@ -97,12 +102,18 @@ async fn fresh_database() -> String {
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
+    /// The `iss` of user tokens (`<address>/auth/v1`).
+    pub issuer: String,
+    /// The auth service's outbox (mail lands here).
+    pub outbox: tempfile::TempDir,
     /// HTTP client.
     pub http: reqwest::Client,
     /// The request pool the server uses.
     pub db: Db,
     /// The test database's name.
     pub database: String,
+    /// The auth service's state (signing keys, settings).
+    pub auth: AuthState,
 }
 
 /// A user with a valid access token.
@@ -116,14 +127,41 @@ pub struct TestUser {
 }
 
 impl TestApp {
-    /// Starts the app on port 0 against a fresh database.
+    /// Starts the app on port 0 against a fresh database, with generous rate limits.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app with auth settings adjusted by `configure`.
+    pub async fn spawn_with(configure: impl FnOnce(&mut AuthSettings)) -> TestApp {
+        // Logs stay silent unless TEST_LOG is set (e.g. TEST_LOG=1 cargo test -- --nocapture).
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_test_writer()
+                .with_env_filter("info")
+                .try_init();
+        }
         let database = fresh_database().await;
         let db = Db::new(config_for(&database, kith_db::AUTHENTICATOR_ROLE), 8).unwrap();
-        let state = AppState::new(db.clone(), JwtVerifier::hs256(SECRET.as_bytes()));
-        let router = app::router(state, &HttpSettings::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
+        let outbox = tempfile::tempdir().unwrap();
+        let mut auth = AuthSettings::new(url::Url::parse(&address).unwrap(), outbox.path());
+        auth.outbox_dir = outbox.path().to_path_buf();
+        auth.rate_limits.per_ip = 10_000;
+        auth.rate_limits.per_email = 10_000;
+        configure(&mut auth);
+        let issuer = auth.issuer();
+        let verifier = Arc::new(JwtVerifier::hs256(SECRET.as_bytes()).with_issuer(issuer.clone()));
+        let state = AppState {
+            db: db.clone(),
+            verifier: verifier.clone(),
+        };
+        let mailer = Mailer::new(None, &auth.mail_from, auth.outbox_dir.clone()).unwrap();
+        let auth_state = AuthState::new(db.clone(), verifier, Signer::new(SECRET.as_bytes()), auth, mailer)
+            .await
+            .unwrap();
+        let router = app::router(state, auth_state.clone(), &HttpSettings::default());
         tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -134,9 +172,15 @@ impl TestApp {
         });
         TestApp {
             address,
-            http: reqwest::Client::new(),
+            issuer,
+            outbox,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             db,
             database,
+            auth: auth_state,
         }
     }
 
@@ -151,13 +195,16 @@ impl TestApp {
         let id = kith_auth::users::create_confirmed(&self.db, &email, "a-good-password")
             .await
             .unwrap();
-        let token = sign(&user_claims(id, &email, 3600));
+        let token = sign(&self.user_claims(id, &email, 3600));
         TestUser { id, email, token }
     }
 
     /// A `Caller` for `token`, built the only way callers are built: by verifying it.
     pub fn caller(&self, token: &str) -> Caller {
-        JwtVerifier::hs256(SECRET.as_bytes()).verify(token).unwrap()
+        JwtVerifier::hs256(SECRET.as_bytes())
+            .with_issuer(self.issuer.clone())
+            .verify(token)
+            .unwrap()
     }
 
     /// `GET` with an optional bearer token.
@@ -201,11 +248,51 @@ impl Drop for TestApp {
     }
 }
 
+impl TestApp {
+    /// Claims of an access token as Kith's auth service issues them (without a stored session).
+    pub fn user_claims(&self, id: Uuid, email: &str, expires_in: i64) -> Value {
+        user_claims(&self.issuer, id, email, expires_in)
+    }
+
+    /// Every mail in the outbox, oldest first.
+    pub fn mails(&self) -> Vec<Value> {
+        let mut files: Vec<_> = std::fs::read_dir(self.outbox.path())
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// `POST` a JSON body to an auth endpoint, as supabase-js sends it (API version header, anon apikey).
+    pub async fn auth_post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/auth/v1{path}", self.address))
+            .header("x-supabase-api-version", "2024-01-01")
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs up (autoconfirm) and returns the session body.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Value {
+        json_body(
+            self.auth_post("/signup", &json!({"email": email, "password": password}))
+                .await,
+            200,
+        )
+        .await
+    }
+}
+
 /// Claims of an access token as Kith's auth service issues them.
-pub fn user_claims(id: Uuid, email: &str, expires_in: i64) -> Value {
+pub fn user_claims(issuer: &str, id: Uuid, email: &str, expires_in: i64) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({
-        "sub": id, "aud": "authenticated", "role": "authenticated", "email": email,
+        "iss": issuer, "sub": id, "aud": "authenticated", "role": "authenticated", "email": email,
         "iat": now, "exp": now + expires_in, "session_id": Uuid::new_v4(),
         "app_metadata": {"provider": "email"}, "user_metadata": {}, "is_anonymous": false,
     })

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod auth;
 mod caller_scope;
 mod embedded;
 mod http_basics;

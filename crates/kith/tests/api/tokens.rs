@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::helpers::{SECRET, TestApp, json_body, sign, sign_with, user_claims};
+use crate::helpers::{SECRET, TestApp, json_body, sign, sign_with};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -34,7 +34,7 @@ async fn every_bad_token_is_refused_with_its_code() {
     let app = TestApp::spawn().await;
     let user = app.create_user().await;
     let now = chrono::Utc::now().timestamp();
-    let claims = user_claims(user.id, &user.email, 3600);
+    let claims = app.user_claims(user.id, &user.email, 3600);
 
     let with = |changes: Value| {
         let mut c = claims.clone();

@@ -1,0 +1,136 @@
+//! Outgoing mail: through SMTP when `KITH_SMTP_URL` is set, otherwise written as JSON files to the outbox folder
+//! (and logged with their link) so a developer can follow them. Passwords never appear in mail.
+
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What a message is for.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    /// Confirm the address after sign-up.
+    Confirmation,
+    /// Reset a forgotten password.
+    Recovery,
+    /// Sign in with a link or code.
+    MagicLink,
+    /// Confirm a new address.
+    EmailChange,
+    /// Join an organization.
+    Invite,
+}
+
+/// One message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mail {
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// What it is for.
+    #[serde(rename = "type")]
+    pub kind: MailKind,
+    /// The link it carries.
+    pub link: String,
+    /// The code it carries, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// Why mail could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The outbox could not be written.
+    #[error("cannot write to the outbox: {0}")]
+    Outbox(#[from] std::io::Error),
+    /// The SMTP server refused or could not be reached.
+    #[error("SMTP delivery failed: {0}")]
+    Smtp(String),
+    /// The SMTP URL or an address is not valid.
+    #[error("invalid mail setting: {0}")]
+    Setting(String),
+}
+
+/// Sends mail one way or the other.
+#[derive(Clone)]
+pub enum Mailer {
+    /// Writes each message to a file in this folder.
+    Outbox(PathBuf),
+    /// Delivers through an SMTP server.
+    Smtp(Box<SmtpMailer>),
+}
+
+/// An SMTP connection pool and the sender address.
+#[derive(Clone)]
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailer::Outbox(dir) => write!(f, "Mailer::Outbox({})", dir.display()),
+            Mailer::Smtp(_) => f.write_str("Mailer::Smtp"),
+        }
+    }
+}
+
+impl Mailer {
+    /// SMTP when `smtp_url` is given, else the outbox folder.
+    pub fn new(smtp_url: Option<&str>, from: &str, outbox: PathBuf) -> Result<Self, MailError> {
+        match smtp_url {
+            None => Ok(Mailer::Outbox(outbox)),
+            Some(url) => Ok(Mailer::Smtp(Box::new(SmtpMailer {
+                transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|err| MailError::Setting(format!("KITH_SMTP_URL: {err}")))?
+                    .build(),
+                from: from
+                    .parse()
+                    .map_err(|err| MailError::Setting(format!("KITH_SMTP_FROM: {err}")))?,
+            }))),
+        }
+    }
+
+    /// Sends `mail`.
+    pub async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        match self {
+            Mailer::Outbox(dir) => {
+                tokio::fs::create_dir_all(dir).await?;
+                let name = format!(
+                    "{}-{}.json",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+                    uuid::Uuid::new_v4().simple()
+                );
+                let path = dir.join(name);
+                let json = serde_json::to_vec_pretty(mail).map_err(std::io::Error::other)?;
+                tokio::fs::write(&path, json).await?;
+                tracing::info!(kind = ?mail.kind, link = %mail.link, path = %path.display(), "mail written to the outbox");
+                Ok(())
+            }
+            Mailer::Smtp(smtp) => {
+                let SmtpMailer { transport, from } = smtp.as_ref();
+                let to: Mailbox = mail
+                    .to
+                    .parse()
+                    .map_err(|err| MailError::Setting(format!("recipient: {err}")))?;
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(mail.subject.clone())
+                    .body(mail.text.clone())
+                    .map_err(|err| MailError::Smtp(err.to_string()))?;
+                transport
+                    .send(message)
+                    .await
+                    .map_err(|err| MailError::Smtp(err.to_string()))?;
+                tracing::info!(kind = ?mail.kind, "mail sent");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Mail-based flows: `POST /recover`, `POST /otp` (magic link), `POST /verify` and the `GET /verify` link.
+
+use super::token::amr_method;
+use crate::error::{AuthError, AuthResult};
+use crate::mailer::MailKind;
+use crate::secrets;
+use crate::service::{AuthJson, AuthState, Client, parse_email};
+use crate::store::{self, User};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kith_db::CallerTx;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RedirectQuery {
+    redirect_to: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RecoverBody {
+    email: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+/// Always 200 `{}` for a well-formed address, whether or not it has an account.
+pub(super) async fn recover(
+    State(state): State<AuthState>,
+    client: Client,
+    Query(query): Query<RedirectQuery>,
+    AuthJson(body): AuthJson<RecoverBody>,
+) -> AuthResult<Json<Value>> {
+    let email = parse_email(body.email.as_deref().unwrap_or_default())?;
+    state.rate_limit("recover", &client, Some(&email)).await?;
+    let pkce = state.pkce(body.code_challenge.as_deref(), body.code_challenge_method.as_deref())?;
+    let mut tx = state.tx("password recovery").await?;
+    if let Some(user) = store::user_by_email(&mut tx, &email).await? {
+        let flow = state.start_flow(&mut tx, pkce.as_ref(), user.id, "recovery").await?;
+        tx.query(
+            "update auth.users set recovery_sent_at = now() where id = $1",
+            &[&user.id],
+        )
+        .await?;
+        state
+            .send_link(
+                &mut tx,
+                user.id,
+                MailKind::Recovery,
+                &email,
+                flow,
+                query.redirect_to.as_deref(),
+            )
+            .await?;
+        tracing::info!(user_id = %user.id, "recovery mail sent");
+    }
+    tx.commit().await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct OtpBody {
+    email: Option<String>,
+    phone: Option<String>,
+    create_user: Option<bool>,
+    data: Option<Value>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+pub(super) async fn otp(
+    State(state): State<AuthState>,
+    client: Client,
+    Query(query): Query<RedirectQuery>,
+    AuthJson(body): AuthJson<OtpBody>,
+) -> AuthResult<Json<Value>> {
+    if body.phone.is_some() {
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "phone_provider_disabled",
+            "Phone logins are disabled",
+        ));
+    }
+    let email = parse_email(body.email.as_deref().unwrap_or_default())?;
+    state.rate_limit("otp", &client, Some(&email)).await?;
+    let pkce = state.pkce(body.code_challenge.as_deref(), body.code_challenge_method.as_deref())?;
+    let mut tx = state.tx("magic link").await?;
+    let user = match store::user_by_email(&mut tx, &email).await? {
+        Some(user) => user,
+        None if body.create_user.unwrap_or(true) && !state.settings().disable_signup => {
+            let metadata = match body.data {
+                Some(Value::Object(map)) => Value::Object(map),
+                _ => json!({}),
+            };
+            let user = store::insert_user(&mut tx, &email, None, &metadata, false).await?;
+            tracing::info!(user_id = %user.id, "user signed up by magic link");
+            user
+        }
+        None => {
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "otp_disabled",
+                "Signups not allowed for otp",
+            ));
+        }
+    };
+    let flow = state.start_flow(&mut tx, pkce.as_ref(), user.id, "magiclink").await?;
+    state
+        .send_link(
+            &mut tx,
+            user.id,
+            MailKind::MagicLink,
+            &email,
+            flow,
+            query.redirect_to.as_deref(),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct VerifyBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    token: Option<String>,
+    token_hash: Option<String>,
+    email: Option<String>,
+}
+
+/// The token types a `/verify` type accepts.
+fn token_types(kind: &str) -> AuthResult<&'static [&'static str]> {
+    Ok(match kind {
+        "signup" => &["confirmation_token"],
+        "recovery" => &["recovery_token"],
+        "magiclink" => &["magiclink_token"],
+        "email" => &["magiclink_token", "confirmation_token"],
+        "email_change" => &["email_change_token"],
+        "invite" => &["invite_token"],
+        _ => {
+            return Err(AuthError::validation(format!(
+                "Verify requires a verification type, got {kind:?}"
+            )));
+        }
+    })
+}
+
+fn expired() -> AuthError {
+    AuthError::new(StatusCode::FORBIDDEN, "otp_expired", "Token has expired or is invalid")
+}
+
+/// A consumed one-time token.
+struct Verified {
+    user: User,
+    token_type: String,
+    flow_state: Option<Uuid>,
+}
+
+/// Finds and consumes the one-time token (by link token, or by emailed code and address) and applies it.
+async fn consume(
+    tx: &mut CallerTx,
+    kind: &str,
+    link_token: Option<&str>,
+    code: Option<(&str, &str)>,
+) -> AuthResult<Verified> {
+    let types: Vec<String> = token_types(kind)?.iter().map(|t| (*t).to_owned()).collect();
+    let row = match (link_token, code) {
+        (Some(token), _) => {
+            tx.query_opt(
+                "delete from auth.one_time_tokens where token_hash = $1 and token_type = any($2)
+                 returning user_id, token_type, relates_to, flow_state_id, expires_at < now() as expired",
+                &[&secrets::hash(token), &types],
+            )
+            .await?
+        }
+        (None, Some((email, code))) => {
+            tx.query_opt(
+                "delete from auth.one_time_tokens where otp_hash = $1 and token_type = any($2)
+                 returning user_id, token_type, relates_to, flow_state_id, expires_at < now() as expired",
+                &[&secrets::code_hash(email, code), &types],
+            )
+            .await?
+        }
+        (None, None) => return Err(AuthError::validation("Verify requires a token or a token hash")),
+    };
+    let row = row.ok_or_else(expired)?;
+    if row.get::<_, bool>("expired") {
+        return Err(expired());
+    }
+    let user_id: Uuid = row.get("user_id");
+    let token_type: String = row.get("token_type");
+    let relates_to: String = row.get("relates_to");
+    match token_type.as_str() {
+        "email_change_token" => {
+            tx.query(
+                "update auth.users set email = $2, email_change = '', email_change_sent_at = null, updated_at = now()
+                 where id = $1",
+                &[&user_id, &relates_to],
+            )
+            .await?;
+            tx.query(
+                "update auth.identities set identity_data = identity_data || jsonb_build_object('email', $2::text),
+                        updated_at = now() where user_id = $1 and provider = 'email'",
+                &[&user_id, &relates_to],
+            )
+            .await?;
+        }
+        _ => {
+            // Following any emailed link proves the address.
+            tx.query(
+                "update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now()
+                 where id = $1",
+                &[&user_id],
+            )
+            .await?;
+        }
+    }
+    let user = store::user_by_id(tx, user_id).await?.ok_or_else(expired)?;
+    Ok(Verified {
+        user,
+        token_type,
+        flow_state: row.get("flow_state_id"),
+    })
+}
+
+fn method_of(token_type: &str) -> &'static str {
+    match token_type {
+        "recovery_token" => "recovery",
+        "email_change_token" => "email_change",
+        "invite_token" => "invite",
+        _ => "otp",
+    }
+}
+
+pub(super) async fn verify(
+    State(state): State<AuthState>,
+    client: Client,
+    AuthJson(body): AuthJson<VerifyBody>,
+) -> AuthResult<Json<Value>> {
+    state.rate_limit("verify", &client, body.email.as_deref()).await?;
+    let kind = body.kind.as_deref().unwrap_or_default();
+    let email = body.email.as_deref().map(parse_email).transpose()?;
+    let code = match (email.as_deref(), body.token.as_deref()) {
+        (Some(email), Some(token)) => Some((email, token)),
+        _ => None,
+    };
+    let mut tx = state.tx("verify a one-time token").await?;
+    let verified = match consume(&mut tx, kind, body.token_hash.as_deref(), code).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            tx.commit().await?;
+            tracing::info!(reason = err.code(), "verification failed");
+            return Err(err);
+        }
+    };
+    let session = state
+        .sign_in(&mut tx, &verified.user, method_of(&verified.token_type), &client)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(session))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct VerifyLinkQuery {
+    token: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    redirect_to: Option<String>,
+}
+
+/// The link in mail: verifies, then redirects (303) to `redirect_to` with `?code=` (PKCE) or the session in the
+/// fragment (implicit flow), or with the error in the fragment.
+pub(super) async fn verify_link(
+    State(state): State<AuthState>,
+    client: Client,
+    Query(query): Query<VerifyLinkQuery>,
+) -> Response {
+    let mut target = state.settings().redirect_target(query.redirect_to.as_deref());
+    match verify_link_inner(&state, &client, &query).await {
+        Ok(LinkOutcome::Code(code)) => {
+            target.query_pairs_mut().append_pair("code", &code);
+        }
+        Ok(LinkOutcome::Session(session)) => {
+            let fragment = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("access_token", session["access_token"].as_str().unwrap_or_default())
+                .append_pair("expires_at", &session["expires_at"].to_string())
+                .append_pair("expires_in", &session["expires_in"].to_string())
+                .append_pair("refresh_token", session["refresh_token"].as_str().unwrap_or_default())
+                .append_pair("token_type", "bearer")
+                .append_pair("type", query.kind.as_deref().unwrap_or_default())
+                .finish();
+            target.set_fragment(Some(&fragment));
+        }
+        Err(err) => {
+            let fragment = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("error", "access_denied")
+                .append_pair("error_code", err.code())
+                .append_pair("error_description", "Email link is invalid or has expired")
+                .finish();
+            target.set_fragment(Some(&fragment));
+        }
+    }
+    (StatusCode::SEE_OTHER, [(header::LOCATION, target.to_string())]).into_response()
+}
+
+enum LinkOutcome {
+    Code(String),
+    Session(Value),
+}
+
+async fn verify_link_inner(state: &AuthState, client: &Client, query: &VerifyLinkQuery) -> AuthResult<LinkOutcome> {
+    state.rate_limit("verify", client, None).await?;
+    let kind = query.kind.as_deref().unwrap_or_default();
+    let token = query.token.as_deref().filter(|t| !t.is_empty()).ok_or_else(expired)?;
+    let mut tx = state.tx("verify an emailed link").await?;
+    let verified = match consume(&mut tx, kind, Some(token), None).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            tx.commit().await?;
+            return Err(err);
+        }
+    };
+    if let Some(flow) = verified.flow_state {
+        let row = tx
+            .query_one(
+                "update auth.flow_state set auth_code_issued_at = now(), user_id = $2, updated_at = now()
+                 where id = $1 returning auth_code",
+                &[&flow, &verified.user.id],
+            )
+            .await?;
+        tx.commit().await?;
+        return Ok(LinkOutcome::Code(row.get(0)));
+    }
+    let method = amr_method(method_of(&verified.token_type));
+    let session = state.sign_in(&mut tx, &verified.user, method, client).await?;
+    tx.commit().await?;
+    Ok(LinkOutcome::Session(session))
+}

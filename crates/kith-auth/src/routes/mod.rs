@@ -1,0 +1,28 @@
+//! `/auth/v1`: the endpoints supabase-js calls, with Supabase Auth's paths, bodies, status codes and errors.
+
+mod account;
+mod email;
+mod meta;
+mod token;
+
+use crate::error::api_versions;
+use crate::service::AuthState;
+use axum::Router;
+use axum::routing::{get, post};
+
+/// Every `/auth/v1` route, with its own state; merge the result into the application router.
+pub fn routes<S: Clone + Send + Sync + 'static>(state: AuthState) -> Router<S> {
+    Router::new()
+        .route("/auth/v1/signup", post(token::signup))
+        .route("/auth/v1/token", post(token::token))
+        .route("/auth/v1/logout", post(token::logout))
+        .route("/auth/v1/user", get(account::get_user).put(account::update_user))
+        .route("/auth/v1/recover", post(email::recover))
+        .route("/auth/v1/otp", post(email::otp))
+        .route("/auth/v1/verify", get(email::verify_link).post(email::verify))
+        .route("/auth/v1/settings", get(meta::settings))
+        .route("/auth/v1/health", get(meta::health))
+        .route("/auth/v1/.well-known/jwks.json", get(meta::jwks))
+        .layer(axum::middleware::from_fn(api_versions))
+        .with_state(state)
+}

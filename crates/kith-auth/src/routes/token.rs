@@ -1,0 +1,394 @@
+//! `POST /signup`, `POST /token?grant_type=password|refresh_token|pkce`, `POST /logout`.
+
+use crate::error::{AuthError, AuthResult};
+use crate::mailer::MailKind;
+use crate::secrets::{self, PkceMethod};
+use crate::service::{AuthJson, AuthState, Client, current_user, parse_email};
+use crate::store::{self, User};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RedirectQuery {
+    redirect_to: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SignupBody {
+    email: Option<String>,
+    phone: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    data: Option<Value>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+pub(super) async fn signup(
+    State(state): State<AuthState>,
+    client: Client,
+    Query(query): Query<RedirectQuery>,
+    AuthJson(body): AuthJson<SignupBody>,
+) -> AuthResult<Json<Value>> {
+    let settings = state.settings();
+    if settings.disable_signup {
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "signup_disabled",
+            "Signups not allowed for this instance",
+        ));
+    }
+    let email = match (body.email.as_deref(), body.phone.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(AuthError::validation(
+                "Only an email address or phone number should be provided on signup.",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "phone_provider_disabled",
+                "Phone signups are disabled",
+            ));
+        }
+        (None, None) => {
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "anonymous_provider_disabled",
+                "Anonymous sign-ins are disabled",
+            ));
+        }
+        (Some(email), None) => parse_email(email)?,
+    };
+    state.rate_limit("signup", &client, Some(&email)).await?;
+    let password = body
+        .password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| AuthError::validation("Signup requires a valid password"))?;
+    let pkce = state.pkce(body.code_challenge.as_deref(), body.code_challenge_method.as_deref())?;
+    let metadata = match body.data {
+        None | Some(Value::Null) => json!({}),
+        Some(Value::Object(map)) => Value::Object(map),
+        Some(_) => return Err(AuthError::validation("data must be an object")),
+    };
+    let hash = state.new_password_hash(&password).await?;
+
+    let mut tx = state.tx("sign up").await?;
+    if let Some(existing) = store::user_by_email(&mut tx, &email).await? {
+        if settings.autoconfirm || existing.email_confirmed_at.is_some() {
+            tracing::info!(user_id = %existing.id, reason = "user_already_exists", "sign-up refused");
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "user_already_exists",
+                "User already registered",
+            ));
+        }
+        // Unconfirmed and confirmation required: answer like a new sign-up, so the address's existence stays secret.
+        return Ok(Json(obfuscated_user(&email, &metadata)));
+    }
+    let user = store::insert_user(&mut tx, &email, Some(&hash), &metadata, settings.autoconfirm)
+        .await
+        .map_err(|err| match err.sql_state() {
+            Some(s) if *s == kith_db::tokio_postgres::error::SqlState::UNIQUE_VIOLATION => AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "user_already_exists",
+                "User already registered",
+            ),
+            _ => err.into(),
+        })?;
+    tracing::info!(user_id = %user.id, "user signed up");
+    if settings.autoconfirm {
+        let session = state.sign_in(&mut tx, &user, "password", &client).await?;
+        tx.commit().await?;
+        return Ok(Json(session));
+    }
+    let flow = state
+        .start_flow(&mut tx, pkce.as_ref(), user.id, "email/signup")
+        .await?;
+    tx.query(
+        "update auth.users set confirmation_sent_at = now() where id = $1",
+        &[&user.id],
+    )
+    .await?;
+    state
+        .send_link(
+            &mut tx,
+            user.id,
+            MailKind::Confirmation,
+            &email,
+            flow,
+            query.redirect_to.as_deref(),
+        )
+        .await?;
+    let user = store::user_by_id(&mut tx, user.id).await?.unwrap_or(user);
+    let body = state.user_json(&mut tx, &user).await?;
+    tx.commit().await?;
+    Ok(Json(body))
+}
+
+fn obfuscated_user(email: &str, metadata: &Value) -> Value {
+    let now = chrono::Utc::now();
+    json!({
+        "id": uuid::Uuid::new_v4(), "aud": "authenticated", "role": "authenticated", "email": email, "phone": "",
+        "confirmation_sent_at": now, "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": metadata, "identities": [], "created_at": now, "updated_at": now, "is_anonymous": false,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct GrantQuery {
+    grant_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TokenBody {
+    email: Option<String>,
+    phone: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+    auth_code: Option<String>,
+    code_verifier: Option<String>,
+}
+
+pub(super) async fn token(
+    State(state): State<AuthState>,
+    client: Client,
+    Query(query): Query<GrantQuery>,
+    AuthJson(body): AuthJson<TokenBody>,
+) -> AuthResult<Json<Value>> {
+    match query.grant_type.as_deref() {
+        Some("password") => password_grant(&state, &client, body).await,
+        Some("refresh_token") => refresh_grant(&state, body).await,
+        Some("pkce") => pkce_grant(&state, &client, body).await,
+        _ => Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_credentials",
+            "unsupported_grant_type",
+        )),
+    }
+}
+
+async fn password_grant(state: &AuthState, client: &Client, body: TokenBody) -> AuthResult<Json<Value>> {
+    if body.phone.is_some() && body.email.is_none() {
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "phone_provider_disabled",
+            "Phone logins are disabled",
+        ));
+    }
+    let email = body
+        .email
+        .as_deref()
+        .map(|e| e.trim().to_lowercase())
+        .unwrap_or_default();
+    state.rate_limit("token", client, Some(&email)).await?;
+    let password = body.password.unwrap_or_default();
+    let mut tx = state.tx("sign in with password").await?;
+    let user = if email.is_empty() {
+        None
+    } else {
+        store::user_by_email(&mut tx, &email).await?
+    };
+    if !state.check_password(&mut tx, user.as_ref(), &password).await? {
+        tracing::info!(user_id = ?user.as_ref().map(|u| u.id), reason = "invalid_credentials", "sign-in failed");
+        // The rehash branch wrote nothing; rolling back keeps the failure side-effect free.
+        return Err(AuthError::invalid_credentials());
+    }
+    let Some(user) = user else {
+        return Err(AuthError::invalid_credentials());
+    };
+    if user.email_confirmed_at.is_none() && !state.settings().autoconfirm {
+        tracing::info!(user_id = %user.id, reason = "email_not_confirmed", "sign-in failed");
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "email_not_confirmed",
+            "Email not confirmed",
+        ));
+    }
+    if user.is_banned() {
+        tracing::info!(user_id = %user.id, reason = "user_banned", "sign-in failed");
+        return Err(AuthError::new(StatusCode::BAD_REQUEST, "user_banned", "User is banned"));
+    }
+    let mut session = state.sign_in(&mut tx, &user, "password", client).await?;
+    tx.commit().await?;
+    let min = state.settings().min_password_length;
+    if password.chars().count() < min {
+        session["weak_password"] =
+            json!({"reasons": ["length"], "message": format!("Password should be at least {min} characters.")});
+    }
+    Ok(Json(session))
+}
+
+/// Rotation with reuse detection (Supabase Auth's rules): a token is single use; presenting the parent of the
+/// session's active token, or a token rotated less than the reuse interval ago, yields a fresh token; any other
+/// reuse ends the whole session.
+async fn refresh_grant(state: &AuthState, body: TokenBody) -> AuthResult<Json<Value>> {
+    let presented = body
+        .refresh_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| AuthError::oauth("invalid_request", "refresh_token required"))?;
+    let hash = secrets::hash(&presented);
+    let not_found = || {
+        AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "refresh_token_not_found",
+            "Invalid Refresh Token: Refresh Token Not Found",
+        )
+    };
+    let mut tx = state.tx("refresh a session").await?;
+    let token = store::refresh_token(&mut tx, &hash).await?.ok_or_else(not_found)?;
+    let session = store::session_for_update(&mut tx, token.session_id)
+        .await?
+        .ok_or_else(|| {
+            AuthError::new(
+                StatusCode::BAD_REQUEST,
+                "session_not_found",
+                "Invalid Refresh Token: Session Not Found",
+            )
+        })?;
+    // Re-read under the session lock: a concurrent refresh may just have rotated it.
+    let token = store::refresh_token(&mut tx, &hash).await?.ok_or_else(not_found)?;
+    if session.not_after.is_some_and(|t| t < chrono::Utc::now()) {
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "session_expired",
+            "Invalid Refresh Token: Session Expired",
+        ));
+    }
+    let user: User = store::user_by_id(&mut tx, session.user_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if user.is_banned() {
+        return Err(AuthError::new(StatusCode::BAD_REQUEST, "user_banned", "User is banned"));
+    }
+    let parent = if !token.revoked {
+        store::revoke_refresh_token(&mut tx, &token.hash).await?;
+        token.hash.clone()
+    } else {
+        let active = store::active_refresh_token(&mut tx, session.id).await?;
+        let parent_of_active = active
+            .as_ref()
+            .is_some_and(|(_, parent)| parent.as_deref() == Some(token.hash.as_str()));
+        let age = chrono::Utc::now() - token.updated_at;
+        let within_interval = age
+            .to_std()
+            .is_ok_and(|age| age < state.settings().refresh_reuse_interval);
+        if parent_of_active {
+            // The client lost the answer to its last refresh: continue from the active token.
+            let (active_hash, _) = active.unwrap_or_default();
+            store::revoke_refresh_token(&mut tx, &active_hash).await?;
+            active_hash
+        } else if within_interval {
+            token.hash.clone()
+        } else {
+            tracing::warn!(user_id = %user.id, session_id = %session.id, reason = "refresh_token_reused", "session revoked");
+            store::delete_sessions(&mut tx, user.id, Some(session.id), None).await?;
+            tx.commit().await?;
+            return Err(AuthError::new(
+                StatusCode::BAD_REQUEST,
+                "refresh_token_already_used",
+                "Invalid Refresh Token: Already Used",
+            ));
+        }
+    };
+    let refresh = store::issue_refresh_token(&mut tx, &session, Some(&parent)).await?;
+    let response = state.session_response(&mut tx, &user, &session, refresh).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, session_id = %session.id, "session refreshed");
+    Ok(Json(response))
+}
+
+async fn pkce_grant(state: &AuthState, client: &Client, body: TokenBody) -> AuthResult<Json<Value>> {
+    let (Some(code), Some(verifier)) = (
+        body.auth_code.filter(|c| !c.is_empty()),
+        body.code_verifier.filter(|v| !v.is_empty()),
+    ) else {
+        return Err(AuthError::validation(
+            "invalid request: both auth code and code verifier should be non-empty",
+        ));
+    };
+    let mut tx = state.tx("exchange a PKCE code").await?;
+    let flow = tx
+        .query_opt(
+            "delete from auth.flow_state where auth_code = $1 and auth_code_issued_at is not null
+             returning user_id, code_challenge, code_challenge_method, authentication_method,
+                       auth_code_issued_at + make_interval(secs => $2) < now() as expired",
+            &[&code, &state.settings().flow_state_expiry.as_secs_f64()],
+        )
+        .await?
+        .ok_or_else(|| {
+            AuthError::new(
+                StatusCode::NOT_FOUND,
+                "flow_state_not_found",
+                "invalid flow state, no valid flow state found",
+            )
+        })?;
+    let expired: bool = flow.get("expired");
+    if expired {
+        tx.commit().await?;
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "flow_state_expired",
+            "invalid flow state, flow state has expired",
+        ));
+    }
+    let method = PkceMethod::parse(flow.get::<_, &str>("code_challenge_method")).unwrap_or(PkceMethod::S256);
+    if !method.verifies(flow.get("code_challenge"), &verifier) {
+        tx.commit().await?;
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_code_verifier",
+            "code challenge does not match previously saved code verifier",
+        ));
+    }
+    let user_id: uuid::Uuid = flow.get("user_id");
+    let user = store::user_by_id(&mut tx, user_id)
+        .await?
+        .ok_or_else(|| AuthError::new(StatusCode::NOT_FOUND, "user_not_found", "User not found"))?;
+    let auth_method: String = flow.get("authentication_method");
+    let session = state.sign_in(&mut tx, &user, amr_method(&auth_method), client).await?;
+    tx.commit().await?;
+    Ok(Json(session))
+}
+
+/// The `amr` method recorded for a flow's authentication method.
+pub(super) fn amr_method(authentication_method: &str) -> &'static str {
+    match authentication_method {
+        "recovery" => "recovery",
+        "email_change" => "email_change",
+        "invite" => "invite",
+        "magiclink" => "magiclink",
+        _ => "otp",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LogoutQuery {
+    scope: Option<String>,
+}
+
+pub(super) async fn logout(
+    State(state): State<AuthState>,
+    headers: HeaderMap,
+    Query(query): Query<LogoutQuery>,
+) -> AuthResult<Response> {
+    let scope = query.scope.as_deref().unwrap_or("global");
+    if !matches!(scope, "global" | "local" | "others") {
+        return Err(AuthError::validation(format!("Unsupported logout scope {scope:?}")));
+    }
+    let mut tx = state.tx("sign out").await?;
+    let current = current_user(&state, &mut tx, &headers).await?;
+    let ended = match (scope, current.session_id) {
+        ("global", _) => store::delete_sessions(&mut tx, current.user.id, None, None).await?,
+        ("local", Some(session)) => store::delete_sessions(&mut tx, current.user.id, Some(session), None).await?,
+        ("others", Some(session)) => store::delete_sessions(&mut tx, current.user.id, None, Some(session)).await?,
+        _ => 0,
+    };
+    tx.commit().await?;
+    tracing::info!(user_id = %current.user.id, scope, sessions = ended, "signed out");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

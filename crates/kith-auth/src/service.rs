@@ -1,0 +1,468 @@
+//! The auth service's shared state and the operations several endpoints share: reading requests, checking
+//! passwords, opening sessions and answering with them.
+
+use crate::config::AuthSettings;
+use crate::error::{AuthError, AuthResult};
+use crate::mailer::{Mail, MailKind, Mailer};
+use crate::password;
+use crate::secrets::{self, PkceMethod};
+use crate::signing::Signer;
+use crate::store::{self, Session, User};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use kith_db::identity::JwtVerifier;
+use kith_db::{CallerTx, Db};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Everything the auth endpoints share.
+#[derive(Clone, Debug)]
+pub struct AuthState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    verifier: Arc<JwtVerifier>,
+    signer: Signer,
+    settings: AuthSettings,
+    mailer: Mailer,
+    /// Verified against when the email is unknown, so a wrong email costs what a wrong password does.
+    dummy_hash: String,
+}
+
+impl AuthState {
+    /// Builds the state; hashes the dummy password once.
+    pub async fn new(
+        db: Db,
+        verifier: Arc<JwtVerifier>,
+        signer: Signer,
+        settings: AuthSettings,
+        mailer: Mailer,
+    ) -> Result<Self, password::PasswordError> {
+        let dummy_hash = password::hash(secrets::random_token()).await?;
+        Ok(AuthState {
+            inner: Arc::new(Inner {
+                db,
+                verifier,
+                signer,
+                settings,
+                mailer,
+                dummy_hash,
+            }),
+        })
+    }
+
+    /// The request pool.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The token verifier (shared with every other service).
+    pub fn verifier(&self) -> &JwtVerifier {
+        &self.inner.verifier
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.inner.settings
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> &Signer {
+        &self.inner.signer
+    }
+
+    /// Opens the auth service's privileged transaction.
+    pub async fn tx(&self, purpose: &'static str) -> AuthResult<CallerTx> {
+        Ok(self.inner.db.begin_privileged(purpose).await?)
+    }
+
+    /// Checks `candidate` against the user's stored hash (or the dummy hash when there is none), rehashing a
+    /// bcrypt hash (imported from Supabase) to argon2id on success. Returns whether it matched.
+    pub async fn check_password(&self, tx: &mut CallerTx, user: Option<&User>, candidate: &str) -> AuthResult<bool> {
+        let stored = user
+            .and_then(|u| u.encrypted_password.clone())
+            .filter(|h| !h.is_empty());
+        let Some(stored) = stored else {
+            let _ = password::verify(candidate.to_owned(), self.inner.dummy_hash.clone()).await;
+            return Ok(false);
+        };
+        let matched = password::verify_any(candidate.to_owned(), stored.clone())
+            .await
+            .map_err(|err| AuthError::unexpected(&err))?;
+        if matched
+            && password::needs_rehash(&stored)
+            && let Some(user) = user
+        {
+            let rehashed = password::hash(candidate.to_owned())
+                .await
+                .map_err(|err| AuthError::unexpected(&err))?;
+            tx.query(
+                "update auth.users set encrypted_password = $2, updated_at = now() where id = $1",
+                &[&user.id, &rehashed],
+            )
+            .await?;
+            tracing::info!(user_id = %user.id, "password hash upgraded to argon2id");
+        }
+        Ok(matched)
+    }
+
+    /// Hashes a new password after checking its strength.
+    pub async fn new_password_hash(&self, candidate: &str) -> AuthResult<String> {
+        let min = self.inner.settings.min_password_length;
+        if candidate.chars().count() < min {
+            return Err(AuthError::weak_password(min));
+        }
+        password::hash(candidate.to_owned())
+            .await
+            .map_err(|err| AuthError::unexpected(&err))
+    }
+
+    /// Opens a session for `user` signed in by `method`, and answers with it.
+    pub async fn sign_in(&self, tx: &mut CallerTx, user: &User, method: &str, client: &Client) -> AuthResult<Value> {
+        let session = store::create_session(tx, user.id, method, client.user_agent.as_deref(), client.ip).await?;
+        store::touch_sign_in(tx, user.id).await?;
+        let refresh = store::issue_refresh_token(tx, &session, None).await?;
+        let user = store::user_by_id(tx, user.id)
+            .await?
+            .ok_or_else(|| AuthError::unexpected(&"user vanished"))?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, method, "signed in");
+        self.session_response(tx, &user, &session, refresh).await
+    }
+
+    /// The session body: a fresh access token for `session` plus the given refresh token and the user.
+    pub async fn session_response(
+        &self,
+        tx: &mut CallerTx,
+        user: &User,
+        session: &Session,
+        refresh: String,
+    ) -> AuthResult<Value> {
+        let now = chrono::Utc::now().timestamp();
+        let expires_in = self.inner.settings.jwt_exp;
+        let claims = json!({
+            "iss": self.inner.settings.issuer(), "sub": user.id, "aud": user.aud, "exp": now + expires_in, "iat": now,
+            "email": user.email.clone().unwrap_or_default(), "phone": "",
+            "app_metadata": user.app_metadata, "user_metadata": user.user_metadata, "role": user.role,
+            "aal": session.aal, "amr": session.amr, "session_id": session.id, "is_anonymous": user.is_anonymous,
+        });
+        let access = self
+            .inner
+            .signer
+            .sign(&claims)
+            .map_err(|err| AuthError::unexpected(&err))?;
+        let identities = store::identities(tx, user.id).await?;
+        Ok(json!({
+            "access_token": access, "token_type": "bearer", "expires_in": expires_in, "expires_at": now + expires_in,
+            "refresh_token": refresh, "user": user.to_json(&identities),
+        }))
+    }
+
+    /// The user as JSON, with identities.
+    pub async fn user_json(&self, tx: &mut CallerTx, user: &User) -> AuthResult<Value> {
+        let identities = store::identities(tx, user.id).await?;
+        Ok(user.to_json(&identities))
+    }
+
+    /// Counts a request against the per-IP and per-email limits of `endpoint`.
+    pub async fn rate_limit(&self, endpoint: &str, client: &Client, email: Option<&str>) -> AuthResult<()> {
+        let limits = self.inner.settings.rate_limits;
+        if let Some(ip) = client.ip {
+            crate::rate_limit::check(
+                &self.inner.db,
+                &format!("{endpoint}:ip:{ip}"),
+                limits.per_ip,
+                limits.window,
+            )
+            .await?;
+        }
+        if let Some(email) = email {
+            let key = format!("{endpoint}:email:{}", secrets::hash(email));
+            crate::rate_limit::check(&self.inner.db, &key, limits.per_email, limits.window).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates an emailed one-time token (a link token and a six-digit code) and sends the mail.
+    #[allow(clippy::too_many_arguments, reason = "each is a distinct part of the message")]
+    pub async fn send_link(
+        &self,
+        tx: &mut CallerTx,
+        user_id: Uuid,
+        kind: MailKind,
+        to: &str,
+        flow_state: Option<Uuid>,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<()> {
+        let (token_type, verify_type, subject) = match kind {
+            MailKind::Confirmation => ("confirmation_token", "signup", "Confirm your email"),
+            MailKind::Recovery => ("recovery_token", "recovery", "Reset your password"),
+            MailKind::MagicLink => ("magiclink_token", "magiclink", "Your sign-in link"),
+            MailKind::EmailChange => ("email_change_token", "email_change", "Confirm your new email"),
+            MailKind::Invite => ("invite_token", "invite", "You have been invited"),
+        };
+        let link_token = secrets::random_token();
+        let code = secrets::random_code();
+        let expiry = self.inner.settings.otp_expiry.as_secs_f64();
+        tx.query(
+            "delete from auth.one_time_tokens where user_id = $1 and token_type = $2",
+            &[&user_id, &token_type],
+        )
+        .await?;
+        tx.query(
+            "insert into auth.one_time_tokens (user_id, token_type, token_hash, otp_hash, relates_to, flow_state_id, expires_at)
+             values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))",
+            &[&user_id, &token_type, &secrets::hash(&link_token), &secrets::code_hash(to, &code), &to, &flow_state, &expiry],
+        )
+        .await?;
+        let redirect = self.inner.settings.redirect_target(redirect_to);
+        let mut link = self
+            .inner
+            .settings
+            .site_url
+            .join("auth/v1/verify")
+            .map_err(|err| AuthError::unexpected(&err))?;
+        link.query_pairs_mut()
+            .append_pair("token", &link_token)
+            .append_pair("type", verify_type)
+            .append_pair("redirect_to", redirect.as_str());
+        let mail = Mail {
+            to: to.to_owned(),
+            subject: subject.to_owned(),
+            text: format!("{subject}: follow this link\n\n{link}\n\nor enter the code {code}.\n"),
+            kind,
+            link: link.to_string(),
+            code: Some(code),
+        };
+        self.inner.mailer.send(&mail).await.map_err(|err| {
+            tracing::error!(error = %err, "mail delivery failed");
+            AuthError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unexpected_failure",
+                "Error sending email",
+            )
+        })
+    }
+
+    /// Records a PKCE flow for a mail-based sign-in; returns its id when the request asked for PKCE.
+    pub async fn start_flow(
+        &self,
+        tx: &mut CallerTx,
+        pkce: Option<&Pkce>,
+        user_id: Uuid,
+        method: &str,
+    ) -> AuthResult<Option<Uuid>> {
+        let Some(pkce) = pkce else { return Ok(None) };
+        let row = tx
+            .query_one(
+                "insert into auth.flow_state (user_id, auth_code, code_challenge_method, code_challenge, authentication_method)
+                 values ($1, $2, $3, $4, $5) returning id",
+                &[&user_id, &Uuid::new_v4().to_string(), &pkce.method.as_str(), &pkce.challenge, &method],
+            )
+            .await?;
+        Ok(Some(row.get(0)))
+    }
+
+    /// Parses the optional PKCE pair of a request: both or neither; a known method; a well-formed challenge.
+    pub fn pkce(&self, challenge: Option<&str>, method: Option<&str>) -> AuthResult<Option<Pkce>> {
+        let (challenge, method) = match (challenge.filter(|c| !c.is_empty()), method.filter(|m| !m.is_empty())) {
+            (None, None) => return Ok(None),
+            (Some(c), Some(m)) => (c, m),
+            _ => {
+                return Err(AuthError::validation(
+                    "PKCE flow requires code_challenge_method and code_challenge",
+                ));
+            }
+        };
+        let method = PkceMethod::parse(method)
+            .ok_or_else(|| AuthError::validation("code_challenge_method must be s256 or plain"))?;
+        if method == PkceMethod::Plain && !self.inner.settings.allow_plain_pkce {
+            return Err(AuthError::validation(
+                "code_challenge_method plain is not allowed; use s256",
+            ));
+        }
+        if !secrets::valid_challenge(challenge) {
+            return Err(AuthError::validation("code_challenge has an invalid format"));
+        }
+        Ok(Some(Pkce {
+            challenge: challenge.to_owned(),
+            method,
+        }))
+    }
+}
+
+/// A PKCE challenge sent with a request.
+#[derive(Debug, Clone)]
+pub struct Pkce {
+    /// The challenge.
+    pub challenge: String,
+    /// Its method.
+    pub method: PkceMethod,
+}
+
+/// Who is asking: address and user agent, recorded on sessions and used by rate limits.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    /// Peer address.
+    pub ip: Option<IpAddr>,
+    /// `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client {
+            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(512).collect()),
+        })
+    }
+}
+
+/// A JSON body read as Supabase Auth reads it: whatever the content type, an empty body as `{}`,
+/// unknown fields ignored; bad JSON is 400 `bad_json`.
+#[derive(Debug)]
+pub struct AuthJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AuthJson<T> {
+    type Rejection = AuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AuthError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request_too_large",
+                    "Request body too large",
+                )
+            } else {
+                AuthError::new(StatusCode::BAD_REQUEST, "bad_json", "Could not read the request body")
+            }
+        })?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(bytes).map(AuthJson).map_err(|err| {
+            if err.is_data() {
+                AuthError::validation(format!("Invalid request body: {err}"))
+            } else {
+                AuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_json",
+                    format!("Could not parse request body as JSON: {err}"),
+                )
+            }
+        })
+    }
+}
+
+/// The bearer token of a request: `Authorization: Bearer`, else the `apikey` header (as Supabase's gateway
+/// forwards it). 401 `no_authorization` when neither is usable.
+pub fn bearer(headers: &HeaderMap) -> AuthResult<&str> {
+    let missing = || {
+        AuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "no_authorization",
+            "This endpoint requires a valid Bearer token",
+        )
+    };
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| missing())?;
+        return match value.split_once(' ') {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() && !token.trim().contains(' ') =>
+            {
+                Ok(token.trim())
+            }
+            _ => Err(missing()),
+        };
+    }
+    headers
+        .get("apikey")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(missing)
+}
+
+/// The signed-in user of a request, as `GET /user` and friends require it.
+#[derive(Debug)]
+pub struct CurrentUser {
+    /// The user.
+    pub user: User,
+    /// The session the token belongs to, if it names one.
+    pub session_id: Option<Uuid>,
+    /// The token's `amr` methods.
+    pub amr_methods: Vec<String>,
+}
+
+/// Verifies the request's token and loads its user and session, with Supabase Auth's errors.
+pub async fn current_user(state: &AuthState, tx: &mut CallerTx, headers: &HeaderMap) -> AuthResult<CurrentUser> {
+    let token = bearer(headers)?;
+    let caller = state.verifier().verify(token).map_err(|err| {
+        tracing::info!(reason = %err, "token refused");
+        AuthError::bad_jwt(err)
+    })?;
+    let user_id = caller
+        .user_id()
+        .ok_or_else(|| AuthError::new(StatusCode::FORBIDDEN, "bad_jwt", "invalid claim: missing sub claim"))?;
+    let user = store::user_by_id(tx, user_id).await?.ok_or_else(|| {
+        AuthError::new(
+            StatusCode::FORBIDDEN,
+            "user_not_found",
+            "User from sub claim in JWT does not exist",
+        )
+    })?;
+    if let Some(session_id) = caller.session_id()
+        && !store::session_exists(tx, session_id).await?
+    {
+        return Err(AuthError::new(
+            StatusCode::FORBIDDEN,
+            "session_not_found",
+            "Session from session_id claim in JWT does not exist",
+        ));
+    }
+    if user.is_banned() {
+        return Err(AuthError::new(StatusCode::FORBIDDEN, "user_banned", "User is banned"));
+    }
+    let claims: Value = serde_json::from_str(caller.claims_json()).unwrap_or_default();
+    let amr_methods = claims["amr"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e["method"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(CurrentUser {
+        user,
+        session_id: caller.session_id(),
+        amr_methods,
+    })
+}
+
+/// Lowercases and checks an email address (400 `email_address_invalid`).
+pub fn parse_email(email: &str) -> AuthResult<String> {
+    let email = email.trim().to_lowercase();
+    if email.len() > 255 || !crate::users::looks_like_email(&email) {
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "email_address_invalid",
+            "Unable to validate email address: invalid format",
+        ));
+    }
+    Ok(email)
+}
