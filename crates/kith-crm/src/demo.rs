@@ -40,6 +40,32 @@ const TITLES: [&str; 6] = [
     "Analyst",
 ];
 
+/// The demo users' email addresses.
+pub const OWNER_EMAIL: &str = "demo-owner@kith.example";
+/// The second demo user (a member).
+pub const MEMBER_EMAIL: &str = "demo-member@kith.example";
+
+/// Signs a user access token (HS256, role `authenticated`, valid `ttl_secs`) so the demo can be tried with curl
+/// before a sign-in route exists. Operator tooling only: it needs the JWT secret.
+pub fn access_token(
+    secret: &[u8],
+    user_id: Uuid,
+    email: &str,
+    ttl_secs: i64,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let now = Utc::now().timestamp();
+    let claims = json!({
+        "sub": user_id, "aud": "authenticated", "role": "authenticated", "email": email,
+        "iat": now, "exp": now + ttl_secs, "session_id": Uuid::new_v4(),
+        "app_metadata": {"provider": "email"}, "user_metadata": {}, "is_anonymous": false,
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+}
+
 /// A tiny deterministic generator, so every demo database looks the same.
 struct Lcg(u64);
 
@@ -51,6 +77,16 @@ impl Lcg {
             .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % below.max(1)
     }
+}
+
+/// The id of the user with `email` (to find the demo users on a second run).
+pub async fn user_id_by_email(db: &Db, email: &str) -> Result<Option<Uuid>, DbError> {
+    let mut tx = db.begin_privileged("find the demo users").await?;
+    let row = tx
+        .query_opt("select id from auth.users where email = $1", &[&email])
+        .await?;
+    tx.commit().await?;
+    Ok(row.map(|r| r.get("id")))
 }
 
 /// Seeds the demo organization owned by `owner`, with `member` as a member. Idempotent per owner: a second run

@@ -8,6 +8,7 @@ mod support;
 mod bad_input;
 mod calendar;
 mod contacts;
+mod demo;
 mod isolation;
 mod property;
 mod scoring;
