@@ -143,6 +143,42 @@ mod tests {
     }
 
     #[test]
+    fn the_output_parses_back_with_the_icalendar_crate() {
+        #![allow(clippy::unwrap_used)]
+        use crate::calendar::{Attendee, AttendeeStatus};
+        use icalendar::{Component, EventLike};
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let event = Event {
+            id: uuid::Uuid::nil(),
+            workspace_id: uuid::Uuid::nil(),
+            title: "Plan; review, and \\ more".into(),
+            description: Some("line one\nline two ".repeat(10)),
+            starts_at: at("2026-03-02T09:00:00Z"),
+            ends_at: at("2026-03-02T10:00:00Z"),
+            all_day: false,
+            timezone: "Europe/Berlin".into(),
+            location: Some("Room 1, HQ".into()),
+            attendees: vec![Attendee {
+                email: "ada@acme.io".into(),
+                name: Some("Ada, Countess".into()),
+                status: AttendeeStatus::Accepted,
+            }],
+            contact_ids: vec![],
+            rrule: Some("FREQ=WEEKLY;COUNT=3".into()),
+            sequence: 2,
+            updated_at: at("2026-03-01T00:00:00Z"),
+        };
+        let text = calendar(std::slice::from_ref(&event), Utc::now());
+        let parsed: icalendar::Calendar = text.parse().unwrap();
+        let parsed = parsed.components[0].as_event().unwrap();
+        assert_eq!(parsed.get_summary(), Some(event.title.as_str()));
+        assert_eq!(parsed.get_description(), event.description.as_deref());
+        assert_eq!(parsed.get_location(), Some("Room 1, HQ"));
+        assert_eq!(parsed.property_value("RRULE"), Some("FREQ=WEEKLY;COUNT=3"));
+        assert_eq!(parsed.property_value("SEQUENCE"), Some("2"));
+    }
+
+    #[test]
     fn parameter_values_are_quoted() {
         assert_eq!(param_value("Ada \"The\" L; x:y"), "\"Ada The L; x:y\"");
     }

@@ -69,7 +69,7 @@ const fn spec(
     }
 }
 
-use OrgRole::{Admin, Member, Viewer};
+use OrgRole::{Admin, Member, Owner, Viewer};
 use Scope::{Item, Org, Public, User, Workspace};
 
 /// Every `/api` route with its handler.
@@ -112,6 +112,26 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Create an organization; the caller becomes its owner",
             ),
             post(organizations::create),
+        ),
+        (
+            spec(
+                "PATCH",
+                "/api/organizations/{org_id}",
+                Org,
+                Some(Owner),
+                "Rename an organization",
+            ),
+            patch(organizations::update),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/organizations/{org_id}",
+                Org,
+                Some(Owner),
+                "Delete an organization and everything in it",
+            ),
+            delete(organizations::remove),
         ),
         (
             spec(
@@ -200,6 +220,20 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             spec("POST", "/api/workspaces", Org, Some(Admin), "Create a workspace"),
             post(workspaces::create),
+        ),
+        (
+            spec("PATCH", "/api/workspaces/{id}", Org, Some(Admin), "Rename a workspace"),
+            patch(workspaces::update),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/workspaces/{id}",
+                Org,
+                Some(Admin),
+                "Delete a workspace and everything in it",
+            ),
+            delete(workspaces::remove),
         ),
         (
             spec(

@@ -103,6 +103,55 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(organization(&row)?)))
 }
 
+/// `PATCH /api/organizations/{org_id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationPatch {
+    name: Option<String>,
+}
+
+/// `PATCH /api/organizations/{org_id}` (owners): rename.
+pub async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<OrganizationPatch>,
+) -> ApiResult<Json<Organization>> {
+    let org_id = org_id(&org)?;
+    let name = input::required_text("name", body.name, 200)?;
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
+    org_ctx(&mut tx, &user, org_id, OrgRole::Owner).await?;
+    tx.query(
+        "update public.organizations set name = $2 where id = $1",
+        &[&org_id, &name],
+    )
+    .await?;
+    let row = tx
+        .query_one(&format!("{ORG_SELECT} where o.id = $2"), &[&user.user_id, &org_id])
+        .await?;
+    tx.commit().await?;
+    Ok(Json(organization(&row)?))
+}
+
+/// `DELETE /api/organizations/{org_id}` (owners): the organization and everything in it.
+pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(org): Path<String>) -> ApiResult<StatusCode> {
+    let org_id = org_id(&org)?;
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
+    org_ctx(&mut tx, &user, org_id, OrgRole::Owner).await?;
+    let rows = tx
+        .query(
+            "delete from public.organizations where id = $1 returning id",
+            &[&org_id],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    tx.commit().await?;
+    tracing::info!(user_id = %user.user_id, %org_id, "organization deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A member of an organization.
 #[derive(Debug, Serialize)]
 pub struct Member {

@@ -59,6 +59,29 @@ async fn bad_input_on_every_write_route_is_a_precise_4xx_and_changes_nothing() {
                 case("/api/organizations", json!({"name": long}), "name"),
                 case("/api/organizations", json!({"name": "A", "slug": "Not A Slug"}), "slug"),
             ],
+            ("PATCH", "/api/organizations/{org_id}") => vec![
+                case(format!("/api/organizations/{o}"), json!({"name": ""}), "name"),
+                case(format!("/api/organizations/{o}"), json!({"name": ["x"]}), "name"),
+                case("/api/organizations/x-y", json!({"name": "x"}), "org_id"),
+            ],
+            ("DELETE", "/api/organizations/{org_id}") => vec![Case {
+                path: "/api/organizations/1234".into(),
+                body: Raw::None,
+                status: 422,
+                code: "validation_failed",
+                field: Some("org_id"),
+            }],
+            ("PATCH", "/api/workspaces/{id}") => vec![
+                case(format!("/api/workspaces/{w}"), json!({"name": long}), "name"),
+                case("/api/workspaces/nope", json!({"name": "x"}), "id"),
+            ],
+            ("DELETE", "/api/workspaces/{id}") => vec![Case {
+                path: "/api/workspaces/nope".into(),
+                body: Raw::None,
+                status: 422,
+                code: "validation_failed",
+                field: Some("id"),
+            }],
             ("PATCH", "/api/organizations/{org_id}/members/{user_id}") => vec![
                 case(
                     format!("/api/organizations/{o}/members/{u}"),

@@ -18,6 +18,7 @@ struct Target {
     workspace_id: Uuid,
     contact_id: Uuid,
     event_id: Uuid,
+    extra_workspace_id: Uuid,
     user_id: Uuid,
     invitation_id: Uuid,
     invitation_token: String,
@@ -38,6 +39,16 @@ fn request(spec: &RouteSpec, t: &Target) -> (String, Body) {
         ("PATCH", "/api/profile") => ("/api/profile".into(), Body::Json(json!({"full_name": "X"}))),
         ("GET", "/api/organizations") => ("/api/organizations".into(), Body::None),
         ("POST", "/api/organizations") => ("/api/organizations".into(), Body::Json(json!({"name": "New org"}))),
+        ("PATCH", "/api/organizations/{org_id}") => (
+            format!("/api/organizations/{o}"),
+            Body::Json(json!({"name": "Renamed"})),
+        ),
+        ("DELETE", "/api/organizations/{org_id}") => (format!("/api/organizations/{o}"), Body::None),
+        ("PATCH", "/api/workspaces/{id}") => (
+            format!("/api/workspaces/{}", t.extra_workspace_id),
+            Body::Json(json!({"name": "Renamed"})),
+        ),
+        ("DELETE", "/api/workspaces/{id}") => (format!("/api/workspaces/{}", t.extra_workspace_id), Body::None),
         ("GET", "/api/organizations/{org_id}/members") => (format!("/api/organizations/{o}/members"), Body::None),
         ("PATCH", "/api/organizations/{org_id}/members/{user_id}") => (
             format!("/api/organizations/{o}/members/{}", t.user_id),
@@ -146,6 +157,15 @@ async fn target(app: &TestApp, f: &Fixture, invitee: &TestUser) -> Target {
     )
     .await;
     let extra = member(app, &f.a, "member").await;
+    let workspace = crate::support::call(
+        app,
+        "POST",
+        "/api/workspaces",
+        &f.a.owner.token,
+        Some(&json!({"org_id": f.a.id, "name": "Extra"})),
+        201,
+    )
+    .await;
     let invitation = crate::support::call(
         app,
         "POST",
@@ -160,6 +180,7 @@ async fn target(app: &TestApp, f: &Fixture, invitee: &TestUser) -> Target {
         workspace_id: f.a.workspace_id,
         contact_id: contact["id"].as_str().unwrap().parse().unwrap(),
         event_id: event["id"].as_str().unwrap().parse().unwrap(),
+        extra_workspace_id: workspace["id"].as_str().unwrap().parse().unwrap(),
         user_id: extra.id,
         invitation_id: invitation["id"].as_str().unwrap().parse().unwrap(),
         invitation_token: invitation["token"].as_str().unwrap().to_owned(),
@@ -242,8 +263,12 @@ async fn every_route_is_isolated_by_postgres() {
             (_, Some(OrgRole::Member)) => &f.member,
             _ => &f.viewer,
         };
-        let (status, body) = if (spec.method, spec.path) == ("DELETE", "/api/organizations/{org_id}/members/{user_id}")
-        {
+        let (status, body) = if (spec.method, spec.path) == ("DELETE", "/api/organizations/{org_id}") {
+            // Deleting A would end the test: a fresh organization's owner deletes it instead.
+            let doomed = org(&app, "Doomed").await;
+            let t = Target { org_id: doomed.id, ..t };
+            run(&app, spec, &t, Some(&doomed.owner.token)).await
+        } else if (spec.method, spec.path) == ("DELETE", "/api/organizations/{org_id}/members/{user_id}") {
             // Anyone may leave: the extra member removes themselves.
             let leaver = member(&app, &f.a, "viewer").await;
             let t = Target {

@@ -389,3 +389,157 @@ async fn the_audit_log_records_changes_for_admins_and_cannot_be_altered() {
         .await;
     assert!(inserted.is_err());
 }
+
+#[tokio::test]
+async fn workspaces_are_managed_by_admins_and_one_always_remains() {
+    let app = TestApp::spawn().await;
+    let acme = org(&app, "Acme").await;
+    let alice = member(&app, &acme, "member").await;
+    let body = call(
+        &app,
+        "POST",
+        "/api/workspaces",
+        &alice.token,
+        Some(&json!({"org_id": acme.id, "name": "Sales"})),
+        403,
+    )
+    .await;
+    assert_error(&body, "insufficient_role", None);
+    let sales = call(
+        &app,
+        "POST",
+        "/api/workspaces",
+        &acme.owner.token,
+        Some(&json!({"org_id": acme.id, "name": "Sales"})),
+        201,
+    )
+    .await;
+    let path = format!("/api/workspaces/{}", sales["id"].as_str().unwrap());
+    let renamed = call(
+        &app,
+        "PATCH",
+        &path,
+        &acme.owner.token,
+        Some(&json!({"name": "EMEA sales"})),
+        200,
+    )
+    .await;
+    assert_eq!(renamed["name"], "EMEA sales");
+    call(&app, "DELETE", &path, &acme.owner.token, None, 204).await;
+    let body = call(
+        &app,
+        "DELETE",
+        &format!("/api/workspaces/{}", acme.workspace_id),
+        &acme.owner.token,
+        None,
+        409,
+    )
+    .await;
+    assert_error(&body, "conflict", None);
+    // The owner renames and deletes the organization; then it is gone for its members too.
+    let renamed = call(
+        &app,
+        "PATCH",
+        &format!("/api/organizations/{}", acme.id),
+        &acme.owner.token,
+        Some(&json!({"name": "Acme 2"})),
+        200,
+    )
+    .await;
+    assert_eq!(renamed["name"], "Acme 2");
+    call(
+        &app,
+        "DELETE",
+        &format!("/api/organizations/{}", acme.id),
+        &alice.token,
+        None,
+        403,
+    )
+    .await;
+    call(
+        &app,
+        "DELETE",
+        &format!("/api/organizations/{}", acme.id),
+        &acme.owner.token,
+        None,
+        204,
+    )
+    .await;
+    assert_eq!(
+        call(&app, "GET", "/api/organizations", &alice.token, None, 200).await,
+        json!([])
+    );
+}
+
+/// Row-level security alone isolates tenants: SQL run as another tenant's caller, without any route's checks,
+/// sees and changes nothing of theirs.
+#[tokio::test]
+async fn postgres_alone_hides_other_tenants_rows() {
+    let app = TestApp::spawn().await;
+    let a = org(&app, "A").await;
+    let b = org(&app, "B").await;
+    let ada = contact(&app, &a, json!({"first_name": "Ada"})).await;
+    let ada_id: uuid::Uuid = ada["id"].as_str().unwrap().parse().unwrap();
+    let caller = app.caller(&b.owner.token);
+    let mut tx = app.db.begin_as(&caller, kith_db::Access::ReadWrite).await.unwrap();
+    for table in [
+        "organizations",
+        "workspaces",
+        "user_organizations",
+        "contacts",
+        "interactions",
+        "calendar_events",
+        "audit_log",
+        "invitations",
+    ] {
+        let rows = tx
+            .query(&format!("select to_jsonb(t)::text from public.{table} t"), &[])
+            .await
+            .unwrap();
+        for row in rows {
+            let text: String = row.get(0);
+            assert!(!text.contains(&a.id.to_string()), "{table} leaks A: {text}");
+        }
+    }
+    let updated = tx
+        .query(
+            "update public.contacts set first_name = 'Eve' where id = $1 returning id",
+            &[&ada_id],
+        )
+        .await
+        .unwrap();
+    assert!(updated.is_empty());
+    let deleted = tx
+        .query("delete from public.contacts where id = $1 returning id", &[&ada_id])
+        .await
+        .unwrap();
+    assert!(deleted.is_empty());
+    let inserted = tx
+        .query(
+            "insert into public.contacts (org_id, workspace_id, first_name) values ($1, $2, 'Eve')",
+            &[&a.id, &a.workspace_id],
+        )
+        .await;
+    assert!(inserted.is_err(), "inserting into another tenant's workspace must fail");
+    drop(tx);
+    // Nor can they make themselves a member.
+    let mut tx = app.db.begin_as(&caller, kith_db::Access::ReadWrite).await.unwrap();
+    let joined = tx
+        .query(
+            "insert into public.user_organizations (org_id, user_id, role) values ($1, $2, 'owner')",
+            &[&a.id, &b.owner.id],
+        )
+        .await;
+    assert!(joined.is_err());
+    drop(tx);
+    let read = call(
+        &app,
+        "GET",
+        &format!("/api/contacts/{ada_id}"),
+        &a.owner.token,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(read["first_name"], "Ada");
+}
