@@ -170,7 +170,8 @@ pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow
             Some(password) => println!("  user {email}  password {password}"),
             None => println!("  user {email}  (already existed; password unchanged)"),
         }
-        let token = demo::access_token(secret.as_bytes(), *id, email, 24 * 3600)?;
+        let issuer = format!("{}/auth/v1", settings.site_url.as_str().trim_end_matches('/'));
+        let token = demo::access_token(secret.as_bytes(), &issuer, *id, email, 24 * 3600)?;
         println!("    access token (24 h): {token}");
     }
     println!(

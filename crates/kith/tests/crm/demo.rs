@@ -49,6 +49,13 @@ async fn the_demo_seed_shows_hot_and_cold_leads_and_a_week_of_events() {
     let orgs = call(&app, "GET", "/api/organizations", &member.token, None, 200).await;
     assert_eq!(orgs[0]["role"], "member");
     // The demo access token is accepted like any other.
-    let token = kith_crm::demo::access_token(crate::helpers::SECRET.as_bytes(), owner.id, &owner.email, 60).unwrap();
+    let token = kith_crm::demo::access_token(
+        crate::helpers::SECRET.as_bytes(),
+        "http://kith.test/auth/v1",
+        owner.id,
+        &owner.email,
+        60,
+    )
+    .unwrap();
     call(&app, "GET", "/api/organizations", &token, None, 200).await;
 }
