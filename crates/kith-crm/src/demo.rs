@@ -210,7 +210,8 @@ pub async fn seed(db: &Db, owner: Uuid, member: Uuid) -> Result<Seeded, DbError>
         }
         contact_ids.push(id);
     }
-    let today: DateTime<Utc> = now
+    // Events start tomorrow, so the default window (now → +7 days) shows the whole week.
+    let first_day: DateTime<Utc> = (now + Duration::days(1))
         .with_hour(0)
         .and_then(|t| t.with_minute(0))
         .and_then(|t| t.with_second(0))
@@ -228,7 +229,7 @@ pub async fn seed(db: &Db, owner: Uuid, member: Uuid) -> Result<Seeded, DbError>
     };
     let mut planned = vec![add(
         "Team standup".into(),
-        today + Duration::hours(9),
+        first_day + Duration::hours(9),
         15,
         Some("FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;COUNT=30"),
         false,
@@ -238,7 +239,7 @@ pub async fn seed(db: &Db, owner: Uuid, member: Uuid) -> Result<Seeded, DbError>
         let contact = contact_ids[day % 10];
         planned.push(add(
             format!("Demo call with {}", FIRST[day % 10]),
-            today + Duration::days(day as i64) + Duration::hours(14),
+            first_day + Duration::days(day as i64) + Duration::hours(14),
             45,
             None,
             false,
@@ -247,7 +248,7 @@ pub async fn seed(db: &Db, owner: Uuid, member: Uuid) -> Result<Seeded, DbError>
     }
     planned.push(add(
         "Quarterly planning".into(),
-        today + Duration::days(3),
+        first_day + Duration::days(3),
         0,
         None,
         true,
