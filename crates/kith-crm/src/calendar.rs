@@ -313,11 +313,12 @@ fn local_midnight(t: DateTime<Utc>, tz: Tz) -> Checked<DateTime<Utc>> {
 /// For all-day events a bare date means that day in the event's zone.
 fn when(field: &str, raw: &str, tz: Tz) -> Checked<DateTime<Utc>> {
     if let Ok(date) = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
-        return date
+        let t = date
             .and_hms_opt(0, 0, 0)
             .and_then(|naive| tz.from_local_datetime(&naive).earliest())
             .map(|local| local.with_timezone(&Utc))
-            .ok_or_else(|| Invalid::new(field, "has no midnight in this time zone"));
+            .ok_or_else(|| Invalid::new(field, "has no midnight in this time zone"))?;
+        return input::in_range(field, t);
     }
     input::time(field, raw)
 }

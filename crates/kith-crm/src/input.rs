@@ -124,20 +124,36 @@ pub fn email(field: &str, value: Option<String>) -> Checked<Option<String>> {
     }
 }
 
-/// An RFC 3339 timestamp.
+/// Earliest and latest year a timestamp may name (recurrences are expanded from their start, so a start in the
+/// distant past would be costly, and nothing in a CRM happens before 1900).
+const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// An RFC 3339 timestamp between 1900 and 2200.
 pub fn time(field: &str, raw: &str) -> Checked<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(raw.trim())
+    let t = DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| Invalid::new(field, "must be an RFC 3339 timestamp such as 2026-01-31T09:00:00Z"))
+        .map_err(|_| Invalid::new(field, "must be an RFC 3339 timestamp such as 2026-01-31T09:00:00Z"))?;
+    in_range(field, t)
+}
+
+/// Checks a timestamp is between 1900 and 2200.
+pub fn in_range(field: &str, t: DateTime<Utc>) -> Checked<DateTime<Utc>> {
+    use chrono::Datelike;
+    if YEARS.contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(Invalid::new(field, "must be between the years 1900 and 2200"))
+    }
 }
 
 /// An RFC 3339 timestamp or a `YYYY-MM-DD` date (midnight UTC).
 pub fn time_or_date(field: &str, raw: &str) -> Checked<DateTime<Utc>> {
     if let Ok(date) = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
-        return date
+        let t = date
             .and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc())
-            .ok_or_else(|| Invalid::new(field, "is not a valid date"));
+            .ok_or_else(|| Invalid::new(field, "is not a valid date"))?;
+        return in_range(field, t);
     }
     time(field, raw)
 }
@@ -191,6 +207,8 @@ mod tests {
     fn times_and_ints() {
         assert!(time("t", "2026-01-31T09:00:00Z").is_ok());
         assert!(time("t", "yesterday").is_err());
+        assert!(time("t", "0001-01-01T00:00:00Z").is_err());
+        assert!(time_or_date("t", "9999-12-31").is_err());
         assert!(time_or_date("t", "2026-01-31").is_ok());
         assert_eq!(int("limit", Some("5"), 10, 1, 100).unwrap(), 5);
         assert!(int("limit", Some("0"), 10, 1, 100).is_err());

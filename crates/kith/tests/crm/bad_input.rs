@@ -258,6 +258,11 @@ async fn bad_input_on_every_write_route_is_a_precise_4xx_and_changes_nothing() {
                     case("/api/calendar/events", ev(json!({"starts_at": "noon"})), "starts_at"),
                     case(
                         "/api/calendar/events",
+                        ev(json!({"starts_at": "0042-01-01T00:00:00Z"})),
+                        "starts_at",
+                    ),
+                    case(
+                        "/api/calendar/events",
                         ev(json!({"attendees": [{"email": "bad"}]})),
                         "attendees.email",
                     ),
