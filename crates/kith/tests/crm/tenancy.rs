@@ -543,3 +543,51 @@ async fn postgres_alone_hides_other_tenants_rows() {
     .await;
     assert_eq!(read["first_name"], "Ada");
 }
+
+/// Every table in `public` has RLS enabled and forced and a policy for each command; every security-definer
+/// function pins its search_path; `authenticated` can execute no function in `private` that was not granted on
+/// purpose.
+#[tokio::test]
+async fn the_schema_follows_the_rls_rules() {
+    let app = TestApp::spawn().await;
+    let admin = app.connect_as("postgres").await;
+    let tables = admin
+        .query(
+            "select c.relname, c.relrowsecurity, c.relforcerowsecurity,
+                    array(select distinct p.cmd from pg_policies p
+                          where p.schemaname = 'public' and p.tablename = c.relname order by 1) as cmds
+             from pg_class c join pg_namespace n on n.oid = c.relnamespace
+             where n.nspname = 'public' and c.relkind = 'r'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(tables.len() >= 10);
+    for row in &tables {
+        let name: String = row.get(0);
+        assert!(row.get::<_, bool>(1), "{name}: RLS not enabled");
+        assert!(row.get::<_, bool>(2), "{name}: RLS not forced");
+        let cmds: Vec<String> = row.get(3);
+        assert!(
+            cmds.contains(&"ALL".to_owned())
+                || ["SELECT", "INSERT", "UPDATE", "DELETE"]
+                    .iter()
+                    .all(|c| cmds.contains(&(*c).to_owned())),
+            "{name}: a policy per command, got {cmds:?}"
+        );
+    }
+    let unpinned = admin
+        .query(
+            "select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+             where p.prosecdef and n.nspname in ('public', 'private', 'auth')
+               and not coalesce(p.proconfig, '{}') @> array['search_path=\"\"']",
+            &[],
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = unpinned.iter().map(|r| r.get(0)).collect();
+    assert!(
+        names.is_empty(),
+        "security-definer functions without a pinned search_path: {names:?}"
+    );
+}
