@@ -110,7 +110,8 @@ LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 printf '    load (1/5/15 min) before start: %s\n' "$LOAD_AT_START"
 printf '    pgbench:     %s\n' "$(pgbench --version)"
 printf '    wrk:         %s\n' "$(wrk --version 2>&1 | head -n1 | awk '{print $1, $2}')"
-printf '    kith:        %s (commit %s%s)\n' "$BIN" \
+printf '    kith:        %s (binary built %s; repository HEAD now %s%s)\n' "$BIN" \
+    "$(date -u -r "$BIN" '+%Y-%m-%d %H:%M UTC')" \
     "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     "$( [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] && echo ', work tree modified' )"
 printf '    settings:    %s s measured, %s s warmup, KITH_POOL_SIZE=%s, wrk -c %s -t %s, pgbench -c %s -j %s\n' \

@@ -1,12 +1,389 @@
 //! Kith's CRM API under `/api`. Every handler reaches data only through a transaction opened for its caller
 //! (`Db::begin_as`); Postgres row-level security decides what that caller sees.
+//!
+//! [`route_table`] is the single list of routes: it builds the router, the OpenAPI document and the isolation
+//! matrix of the integration tests, so a route cannot be added without being covered.
 
+pub mod audit;
+pub mod calendar;
+pub mod contacts;
+pub mod context;
+pub mod demo;
+pub mod ics;
+pub mod input;
+pub mod intelligence;
+pub mod openapi;
+pub mod organizations;
 pub mod profile;
+pub mod scoring;
+pub mod workspaces;
 
 use axum::Router;
+use axum::routing::{MethodRouter, delete, get, patch, post};
+use context::OrgRole;
 use kith_http::AppState;
+
+/// What a route is scoped to, which decides the checks it makes (and the isolation tests it gets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// No token needed.
+    Public,
+    /// Any signed-in user; no organization needed.
+    User,
+    /// An organization named by `org_id` (path or query/body).
+    Org,
+    /// A workspace named by `workspace_id` (query for reads, body for writes).
+    Workspace,
+    /// An item named by its id in the path; its workspace follows from it.
+    Item,
+}
+
+/// One `/api` route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path template, axum syntax (`{id}`).
+    pub path: &'static str,
+    /// What it is scoped to.
+    pub scope: Scope,
+    /// The least role it needs (org, workspace and item routes).
+    pub min_role: Option<OrgRole>,
+    /// One line for the OpenAPI document.
+    pub summary: &'static str,
+}
+
+const fn spec(
+    method: &'static str,
+    path: &'static str,
+    scope: Scope,
+    min_role: Option<OrgRole>,
+    summary: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        scope,
+        min_role,
+        summary,
+    }
+}
+
+use OrgRole::{Admin, Member, Owner, Viewer};
+use Scope::{Item, Org, Public, User, Workspace};
+
+/// Every `/api` route with its handler.
+pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    vec![
+        (
+            spec(
+                "GET",
+                "/api/openapi.json",
+                Public,
+                None,
+                "The OpenAPI 3 document of every /api route",
+            ),
+            get(openapi::document),
+        ),
+        (
+            spec("GET", "/api/profile", User, None, "The caller's profile"),
+            get(profile::get_profile),
+        ),
+        (
+            spec("PATCH", "/api/profile", User, None, "Update the caller's profile"),
+            patch(profile::patch_profile),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/organizations",
+                User,
+                None,
+                "The caller's organizations with their role",
+            ),
+            get(organizations::list),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/organizations",
+                User,
+                None,
+                "Create an organization; the caller becomes its owner",
+            ),
+            post(organizations::create),
+        ),
+        (
+            spec(
+                "PATCH",
+                "/api/organizations/{org_id}",
+                Org,
+                Some(Owner),
+                "Rename an organization",
+            ),
+            patch(organizations::update),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/organizations/{org_id}",
+                Org,
+                Some(Owner),
+                "Delete an organization and everything in it",
+            ),
+            delete(organizations::remove),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/organizations/{org_id}/members",
+                Org,
+                Some(Viewer),
+                "Members of an organization",
+            ),
+            get(organizations::members),
+        ),
+        (
+            spec(
+                "PATCH",
+                "/api/organizations/{org_id}/members/{user_id}",
+                Org,
+                Some(Admin),
+                "Change a member's role",
+            ),
+            patch(organizations::change_role),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/organizations/{org_id}/members/{user_id}",
+                Org,
+                Some(Viewer),
+                "Remove a member (or leave)",
+            ),
+            delete(organizations::remove_member),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/organizations/{org_id}/invitations",
+                Org,
+                Some(Admin),
+                "Pending and past invitations",
+            ),
+            get(organizations::list_invitations),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/organizations/{org_id}/invitations",
+                Org,
+                Some(Admin),
+                "Invite an email address",
+            ),
+            post(organizations::invite),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/organizations/{org_id}/invitations/{id}",
+                Org,
+                Some(Admin),
+                "Revoke an invitation",
+            ),
+            delete(organizations::revoke_invitation),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/invitations/accept",
+                User,
+                None,
+                "Accept an invitation addressed to the caller",
+            ),
+            post(organizations::accept_invitation),
+        ),
+        (
+            spec("GET", "/api/audit", Org, Some(Admin), "The organization's audit log"),
+            get(audit::list),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/workspaces",
+                Org,
+                Some(Viewer),
+                "Workspaces of an organization",
+            ),
+            get(workspaces::list),
+        ),
+        (
+            spec("POST", "/api/workspaces", Org, Some(Admin), "Create a workspace"),
+            post(workspaces::create),
+        ),
+        (
+            spec("PATCH", "/api/workspaces/{id}", Org, Some(Admin), "Rename a workspace"),
+            patch(workspaces::update),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/workspaces/{id}",
+                Org,
+                Some(Admin),
+                "Delete a workspace and everything in it",
+            ),
+            delete(workspaces::remove),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/contacts",
+                Workspace,
+                Some(Viewer),
+                "Contacts of a workspace (q, limit, cursor)",
+            ),
+            get(contacts::list),
+        ),
+        (
+            spec("POST", "/api/contacts", Workspace, Some(Member), "Create a contact"),
+            post(contacts::create),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/contacts/export.csv",
+                Workspace,
+                Some(Viewer),
+                "Contacts as CSV",
+            ),
+            get(contacts::export_csv),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/contacts/import",
+                Workspace,
+                Some(Member),
+                "Import contacts from CSV",
+            ),
+            post(contacts::import_csv),
+        ),
+        (
+            spec("GET", "/api/contacts/{id}", Item, Some(Viewer), "One contact"),
+            get(contacts::read),
+        ),
+        (
+            spec("PATCH", "/api/contacts/{id}", Item, Some(Member), "Update a contact"),
+            patch(contacts::update),
+        ),
+        (
+            spec("DELETE", "/api/contacts/{id}", Item, Some(Member), "Delete a contact"),
+            delete(contacts::remove),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/contacts/{id}/interactions",
+                Item,
+                Some(Viewer),
+                "A contact's interactions",
+            ),
+            get(contacts::list_interactions),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/contacts/{id}/interactions",
+                Item,
+                Some(Member),
+                "Record an interaction",
+            ),
+            post(contacts::add_interaction),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/agents/contact-intelligence",
+                Workspace,
+                Some(Viewer),
+                "Hot leads with explained scores",
+            ),
+            get(intelligence::hot_leads),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/agents/contact-intelligence",
+                Workspace,
+                Some(Member),
+                "Re-score a contact or the workspace",
+            ),
+            post(intelligence::rescore_route),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/calendar/events",
+                Workspace,
+                Some(Viewer),
+                "Events overlapping a window, recurrences expanded",
+            ),
+            get(calendar::list),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/calendar/events",
+                Workspace,
+                Some(Member),
+                "Create an event",
+            ),
+            post(calendar::create),
+        ),
+        (
+            spec(
+                "GET",
+                "/api/calendar/events.ics",
+                Workspace,
+                Some(Viewer),
+                "The workspace's events as an RFC 5545 calendar",
+            ),
+            get(calendar::export_ics),
+        ),
+        (
+            spec(
+                "PATCH",
+                "/api/calendar/events/{id}",
+                Item,
+                Some(Member),
+                "Update an event",
+            ),
+            patch(calendar::update),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/calendar/events/{id}",
+                Item,
+                Some(Member),
+                "Delete an event",
+            ),
+            delete(calendar::remove),
+        ),
+    ]
+}
+
+/// The routes without their handlers (for tests and the OpenAPI document).
+pub fn route_specs() -> Vec<RouteSpec> {
+    route_table().into_iter().map(|(spec, _)| spec).collect()
+}
 
 /// Every `/api` route.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(profile::routes())
+    route_table()
+        .into_iter()
+        .fold(Router::new(), |router, (spec, handler)| {
+            router.route(spec.path, handler)
+        })
 }

@@ -48,7 +48,7 @@ impl From<Row> for Profile {
 
 const COLUMNS: &str = "id, email, full_name, avatar_url, timezone, created_at, updated_at";
 
-async fn get_profile(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Profile>> {
+pub(crate) async fn get_profile(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Profile>> {
     // The id is named explicitly for the planner; RLS alone decides visibility.
     let rows = state
         .db
@@ -67,7 +67,7 @@ async fn get_profile(State(state): State<AppState>, user: AuthUser) -> ApiResult
 /// `PATCH` body: absent fields stay as they are, `null` clears a nullable field.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ProfilePatch {
+pub(crate) struct ProfilePatch {
     #[serde(default, deserialize_with = "present")]
     full_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
@@ -146,7 +146,7 @@ fn parse_avatar_url(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-async fn patch_profile(
+pub(crate) async fn patch_profile(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(patch): ApiJson<ProfilePatch>,

@@ -162,7 +162,12 @@ mod tests {
     fn migrations_have_unique_increasing_numbers_and_match_the_folder() {
         // Gaps are allowed (parallel work reserves ranges); order and uniqueness are not negotiable.
         for pair in MIGRATIONS.windows(2) {
-            assert!(pair[0].version < pair[1].version, "{} and {} are out of order", pair[0].name, pair[1].name);
+            assert!(
+                pair[0].version < pair[1].version,
+                "{} and {} are out of order",
+                pair[0].name,
+                pair[1].name
+            );
         }
         for m in MIGRATIONS {
             assert!(

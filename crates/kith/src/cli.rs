@@ -99,7 +99,18 @@ pub struct AuthArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (migrating the database first).
-    Serve,
+    Serve {
+        /// Seed the demo organization first (see `kith seed --demo`).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load data into the database.
+    Seed {
+        /// The demo organization: two users (credentials printed), ~50 contacts, 60 days of interactions, a week
+        /// of events.
+        #[arg(long, required = true)]
+        demo: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the anon and service-role API keys; manage the asymmetric signing keys.

@@ -195,3 +195,52 @@ fn chrono_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
+
+/// `kith seed --demo` (and `kith serve --demo`): the demo organization, its two users and their credentials.
+#[allow(clippy::print_stdout, reason = "the command's output")]
+pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow::Result<()> {
+    use kith_auth::users::CreateUserError;
+    use kith_crm::demo;
+    migrate(connections).await?;
+    let secret = settings.jwt_secret()?;
+    let db = Db::new(connections.pool.clone(), 2)?;
+    let mut users = Vec::new();
+    for email in [demo::OWNER_EMAIL, demo::MEMBER_EMAIL] {
+        let password = format!("demo-{:016x}", rand::random::<u64>());
+        match kith_auth::users::create_confirmed(&db, email, &password).await {
+            Ok(id) => users.push((id, email, Some(password))),
+            Err(CreateUserError::AlreadyExists) => {
+                let id = demo::user_id_by_email(&db, email)
+                    .await?
+                    .context("the demo user exists but cannot be read")?;
+                users.push((id, email, None));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let seeded = demo::seed(&db, users[0].0, users[1].0).await?;
+    println!(
+        "demo organization {} (workspace {})",
+        seeded.org_id, seeded.workspace_id
+    );
+    println!("  {} contacts, {} events", seeded.contacts, seeded.events);
+    for (id, email, password) in &users {
+        match password {
+            Some(password) => println!("  user {email}  password {password}"),
+            None => println!("  user {email}  (already existed; password unchanged)"),
+        }
+        let token = demo::access_token(secret.as_bytes(), &settings.auth.issuer(), *id, email, 24 * 3600)?;
+        println!("    access token (24 h): {token}");
+    }
+    println!(
+        "  try: curl -H \"Authorization: Bearer <token>\" \"{}/api/agents/contact-intelligence?workspace_id={}\"",
+        settings.site_url.as_str().trim_end_matches('/'),
+        seeded.workspace_id
+    );
+    println!(
+        "       curl -H \"Authorization: Bearer <token>\" \"{}/api/calendar/events?workspace_id={}\"",
+        settings.site_url.as_str().trim_end_matches('/'),
+        seeded.workspace_id
+    );
+    Ok(())
+}

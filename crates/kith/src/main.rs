@@ -33,7 +33,7 @@ fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
         return commands::print_keys(settings);
     }
     let sharing = match command {
-        Command::Serve => Sharing::Exclusive,
+        Command::Serve { .. } => Sharing::Exclusive,
         _ => Sharing::AttachIfRunning,
     };
     let embedded = match settings.database {
@@ -44,7 +44,13 @@ fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
     let result = runtime.block_on(async {
         let connections = commands::connections(settings, embedded.as_ref()).await?;
         match command {
-            Command::Serve => commands::serve(settings, &connections).await,
+            Command::Serve { demo } => {
+                if *demo {
+                    commands::seed_demo(settings, &connections).await?;
+                }
+                commands::serve(settings, &connections).await
+            }
+            Command::Seed { .. } => commands::seed_demo(settings, &connections).await,
             Command::Migrate => commands::migrate(&connections).await,
             Command::User {
                 action: UserCommand::Create { email, password },
