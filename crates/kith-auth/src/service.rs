@@ -73,6 +73,11 @@ impl AuthState {
         &self.inner.settings
     }
 
+    /// The mailer (shared with other services that send mail, such as invitations).
+    pub fn mailer(&self) -> &Mailer {
+        &self.inner.mailer
+    }
+
     /// The signer.
     pub fn signer(&self) -> &Signer {
         &self.inner.signer

@@ -4,10 +4,12 @@
 
 use crate::context::{OrgRole, insufficient_role, org_ctx};
 use crate::input;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Json, response::IntoResponse};
 use chrono::{DateTime, Duration, Utc};
+use kith_auth::mailer::{Mail, MailKind, Mailer};
 use kith_db::Access;
 use kith_db::tokio_postgres::Row;
 use kith_db::tokio_postgres::error::SqlState;
@@ -15,6 +17,7 @@ use kith_http::{ApiError, ApiJson, ApiResult, AppState, AuthUser};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// An organization as the caller sees it.
@@ -351,6 +354,7 @@ pub struct NewInvitation {
 /// its SHA-256 is stored). Admins invite viewers and members; owners also admins and owners.
 pub async fn invite(
     State(state): State<AppState>,
+    Extension(mail): Extension<Arc<InvitationMail>>,
     user: AuthUser,
     Path(org): Path<String>,
     ApiJson(body): ApiJson<NewInvitation>,
@@ -383,9 +387,44 @@ pub async fn invite(
         .await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.user_id, %org_id, "invitation created");
+    // The invitation stands even if delivery fails: the token is in the answer for the admin to pass on.
+    if let Err(err) = mail.send(&email, &token).await {
+        tracing::error!(error = %err, %org_id, "invitation mail failed");
+    }
     let mut body = invitation(&row);
     body["token"] = json!(token);
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Sends invitations through the auth service's mailer (SMTP or the outbox folder).
+#[derive(Debug, Clone)]
+pub struct InvitationMail {
+    /// The mailer.
+    pub mailer: Mailer,
+    /// The public URL the accept link points at.
+    pub site_url: url::Url,
+}
+
+impl InvitationMail {
+    async fn send(&self, to: &str, token: &str) -> Result<(), kith_auth::mailer::MailError> {
+        let mut link = self
+            .site_url
+            .join("invitations/accept")
+            .map_err(|err| kith_auth::mailer::MailError::Setting(err.to_string()))?;
+        link.query_pairs_mut().append_pair("token", token);
+        let mail = Mail {
+            to: to.to_owned(),
+            subject: "You have been invited to Kith".into(),
+            text: format!(
+                "You have been invited to an organization on Kith.\n\nSign in as {to} and accept with this link:\n{link}\n\n\
+                 (or POST the token to /api/invitations/accept). The invitation expires in {INVITATION_DAYS} days.\n"
+            ),
+            kind: MailKind::Invite,
+            link: link.to_string(),
+            code: None,
+        };
+        self.mailer.send(&mail).await
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,15 +1,20 @@
 //! Assembles Kith's services into one router behind the shared middleware.
 
-use axum::Router;
+use axum::{Extension, Router};
 use kith_auth::AuthState;
+use kith_crm::organizations::InvitationMail;
 use kith_http::AppState;
 use kith_http::middleware::{self, HttpSettings};
+use std::sync::Arc;
 
 /// The whole HTTP surface: health checks, the CRM API and (as they land) auth, the data API and pages.
 pub fn router(state: AppState, auth: AuthState, http: &HttpSettings) -> Router {
     let routes = Router::new()
         .merge(kith_http::ops::routes())
-        .merge(kith_auth::routes(auth))
-        .merge(kith_crm::routes());
+        .merge(kith_auth::routes(auth.clone()))
+        .merge(kith_crm::routes().layer(Extension(Arc::new(InvitationMail {
+            mailer: auth.mailer().clone(),
+            site_url: auth.settings().site_url.clone(),
+        }))));
     middleware::apply(routes, http).with_state(state)
 }
