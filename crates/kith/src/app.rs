@@ -8,7 +8,7 @@ use kith_http::middleware::{self, HttpSettings};
 use std::sync::Arc;
 
 /// The whole HTTP surface: health checks, the CRM API and (as they land) auth, the data API and pages.
-pub fn router(state: AppState, auth: AuthState, http: &HttpSettings) -> Router {
+pub fn router(state: AppState, auth: &AuthState, http: &HttpSettings) -> Router {
     let routes = Router::new()
         .merge(kith_http::ops::routes())
         .merge(kith_auth::routes(auth.clone()))

@@ -161,7 +161,7 @@ impl TestApp {
         let auth_state = AuthState::new(db.clone(), verifier, Signer::new(SECRET.as_bytes()), auth, mailer)
             .await
             .unwrap();
-        let router = app::router(state, auth_state.clone(), &HttpSettings::default());
+        let router = app::router(state, &auth_state, &HttpSettings::default());
         tokio::spawn(async move {
             axum::serve(
                 listener,
