@@ -823,7 +823,15 @@ async fn call(req: &Request, name: &str, body: &Bytes) -> RestResult<Response> {
         .iter()
         .flat_map(|f| f.args.iter().map(|a| a.name.clone()))
         .collect();
-    let is_arg = |key: &str| arg_names.iter().any(|a| !a.is_empty() && a == key);
+    let values: std::collections::HashMap<&str, &str> =
+        req.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let is_arg = |key: &str| {
+        arg_names.iter().any(|a| !a.is_empty() && a == key)
+            || (req.method != Method::POST
+                && !key.contains(['.', '-'])
+                && !matches!(key, "order" | "limit" | "offset" | "or" | "and")
+                && values.get(key).is_some_and(|v| !parser::is_filter_value(v)))
+    };
     let query = parse_query_for(req, &is_arg)?;
     let args = if req.method == Method::POST {
         let value = if body.iter().all(u8::is_ascii_whitespace) {

@@ -804,6 +804,11 @@ fn parse_op_value(input: &str, in_logic: bool) -> Result<(bool, Op), ParseError>
     }
 }
 
+/// Whether `value` reads as a filter (`[not.]op.value`); for `/rpc` GET, other pairs are arguments.
+pub fn is_filter_value(value: &str) -> bool {
+    parse_op_value(value, false).is_ok()
+}
+
 fn unquote(value: &str) -> String {
     if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
         let inner = &value[1..value.len() - 1];

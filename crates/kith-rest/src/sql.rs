@@ -236,7 +236,13 @@ impl<'a> Builder<'a> {
                 match lang {
                     Some(lang) => {
                         let l = self.params.bind(lang.clone());
-                        format!("{lhs} @@ {function}(CAST({l} AS regconfig), {q})")
+                        // A text column is parsed with the same configuration as the query.
+                        let document = if type_sql == "tsvector" {
+                            lhs
+                        } else {
+                            format!("pg_catalog.to_tsvector(CAST({l} AS regconfig), {lhs})")
+                        };
+                        format!("{document} @@ {function}(CAST({l} AS regconfig), {q})")
                     }
                     None => format!("{lhs} @@ {function}({q})"),
                 }
