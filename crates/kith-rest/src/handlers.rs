@@ -412,9 +412,35 @@ async fn read(req: &Request, table: &Table) -> RestResult<Response> {
     let query = parse_query_for(req, &|_| false)?;
     let page = req.page(&query)?;
     let mut builder = Builder::new(&req.cache, &query);
-    let sql = builder.read(table, page, req.prefs.count.is_some(), media.body_format())?;
+    let exact = matches!(req.prefs.count, Some("exact" | "estimated"));
+    let sql = builder.read(table, page, exact, media.body_format())?;
     let mut tx = req.begin(Access::ReadOnly).await?;
-    let outcome = req.run(&mut tx, &sql, &builder.params.values).await?;
+    let mut outcome = req.run(&mut tx, &sql, &builder.params.values).await?;
+    let max_rows = req.rest.config.max_rows;
+    let wants_plan = match req.prefs.count {
+        Some("planned") => true,
+        Some("estimated") => outcome.total.is_some_and(|total| total > max_rows),
+        _ => false,
+    };
+    if wants_plan {
+        let mut planner = Builder::new(&req.cache, &query);
+        let explain = planner.explain_count(table)?;
+        let params: Vec<&(dyn ToSql + Sync)> = planner.params.values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let rows = tx
+            .query_uncached(&explain, &params)
+            .await
+            .map_err(|err| req.db_error(&err))?;
+        let plan: Option<Value> = rows.first().and_then(|row| row.try_get(0).ok());
+        let estimate = plan
+            .as_ref()
+            .and_then(|plan| plan.get(0)?.get("Plan")?.get("Plan Rows")?.as_i64());
+        outcome.total = match (estimate, req.prefs.count) {
+            // `estimated` never answers less than the exact count it already knows to exceed max-rows.
+            (Some(estimate), Some("estimated")) => Some(estimate.max(max_rows)),
+            (Some(estimate), _) => Some(estimate),
+            (None, _) => outcome.total,
+        };
+    }
     respond_rows(req, tx, outcome, media, page).await
 }
 

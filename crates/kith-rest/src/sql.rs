@@ -70,11 +70,12 @@ enum Cardinality {
     ManyToOne,
     OneToMany,
     OneToOne,
+    ManyToMany,
 }
 
 impl Cardinality {
     fn to_one(self) -> bool {
-        !matches!(self, Cardinality::OneToMany)
+        matches!(self, Cardinality::ManyToOne | Cardinality::OneToOne)
     }
 
     fn name(self) -> &'static str {
@@ -82,6 +83,7 @@ impl Cardinality {
             Cardinality::ManyToOne => "many-to-one",
             Cardinality::OneToMany => "one-to-many",
             Cardinality::OneToOne => "one-to-one",
+            Cardinality::ManyToMany => "many-to-many",
         }
     }
 }
@@ -90,8 +92,10 @@ struct Relationship<'a> {
     fk: &'a ForeignKey,
     target: &'a Table,
     cardinality: Cardinality,
-    /// (parent column, child column)
+    /// (parent column, child column); for many-to-many, (parent column, junction column).
     pairs: Vec<(String, String)>,
+    /// Many-to-many: the junction table and (junction column, child column) pairs.
+    junction: Option<(&'a Table, Vec<(String, String)>)>,
 }
 
 /// The select list of one node, and the `!inner` conditions it adds to its parent's WHERE.
@@ -315,6 +319,7 @@ impl<'a> Builder<'a> {
                     target,
                     cardinality: Cardinality::ManyToOne,
                     pairs,
+                    junction: None,
                 });
             }
             // One-to-many (or one-to-one): the child holds the key.
@@ -339,7 +344,41 @@ impl<'a> Builder<'a> {
                     target,
                     cardinality,
                     pairs,
+                    junction: None,
                 });
+            }
+            // Many-to-many through a junction table holding keys to both sides.
+            if fk.to == parent_key
+                && let Some(junction) = self.cache.table(&fk.from.0, &fk.from.1)
+            {
+                for other in &self.cache.foreign_keys {
+                    if std::ptr::eq(other, fk) || other.from != fk.from || other.to.1 != name {
+                        continue;
+                    }
+                    let hinted = hint.is_none_or(|h| h == junction.name || h == fk.name || h == other.name);
+                    if let (true, Some(target)) = (hinted, self.cache.table(&other.to.0, &other.to.1)) {
+                        found.push(Relationship {
+                            fk: other,
+                            target,
+                            cardinality: Cardinality::ManyToMany,
+                            pairs: fk
+                                .to_columns
+                                .iter()
+                                .cloned()
+                                .zip(fk.from_columns.iter().cloned())
+                                .collect(),
+                            junction: Some((
+                                junction,
+                                other
+                                    .from_columns
+                                    .iter()
+                                    .cloned()
+                                    .zip(other.to_columns.iter().cloned())
+                                    .collect(),
+                            )),
+                        });
+                    }
+                }
             }
         }
         match found.len() {
@@ -363,11 +402,16 @@ impl<'a> Builder<'a> {
                 let details: Vec<_> = found
                     .iter()
                     .map(|rel| {
+                        let via = rel
+                            .junction
+                            .as_ref()
+                            .map(|(j, _)| format!(" via {}", j.name))
+                            .unwrap_or_default();
                         json!({
                             "cardinality": rel.cardinality.name(),
                             "embedding": format!("{} with {}", parent.name, rel.target.name),
                             "relationship": format!(
-                                "{} using {}({}) and {}({})",
+                                "{}{via} using {}({}) and {}({})",
                                 rel.fk.name,
                                 rel.fk.from.1,
                                 rel.fk.from_columns.join(", "),
@@ -432,13 +476,42 @@ impl<'a> Builder<'a> {
                     let child_alias = self.fresh_alias();
                     let child = self.select_list(rel.target, &child_alias, &embed.items, &child_path)?;
                     let node = self.node(&child_path);
+                    // The alias the parent's key is compared with: the child, or the junction (many-to-many).
+                    let (join, link_alias) = match &rel.junction {
+                        None => (String::new(), child_alias.clone()),
+                        Some((junction, child_pairs)) => {
+                            let junction_alias = format!("j{}", &child_alias[1..]);
+                            let on: Vec<String> = child_pairs
+                                .iter()
+                                .map(|(junction_col, child_col)| {
+                                    format!(
+                                        "{}.{} = {}.{}",
+                                        quote_ident(&junction_alias),
+                                        quote_ident(junction_col),
+                                        quote_ident(&child_alias),
+                                        quote_ident(child_col)
+                                    )
+                                })
+                                .collect();
+                            (
+                                format!(
+                                    " INNER JOIN {}.{} AS {} ON {}",
+                                    quote_ident(&junction.schema),
+                                    quote_ident(&junction.name),
+                                    quote_ident(&junction_alias),
+                                    on.join(" AND ")
+                                ),
+                                junction_alias,
+                            )
+                        }
+                    };
                     let mut conditions: Vec<String> = rel
                         .pairs
                         .iter()
                         .map(|(parent_col, child_col)| {
                             format!(
                                 "{}.{} = {}.{}",
-                                quote_ident(&child_alias),
+                                quote_ident(&link_alias),
                                 quote_ident(child_col),
                                 quote_ident(alias),
                                 quote_ident(parent_col)
@@ -451,7 +524,7 @@ impl<'a> Builder<'a> {
                     let paging = self.limit_offset(node.limit, node.offset);
                     let row = format!("_{child_alias}");
                     let inner_select = format!(
-                        "SELECT {} FROM {}.{} AS {} WHERE {}{order}{paging}",
+                        "SELECT {} FROM {}.{} AS {}{join} WHERE {}{order}{paging}",
                         child.exprs.join(", "),
                         quote_ident(&rel.target.schema),
                         quote_ident(&rel.target.name),
@@ -523,6 +596,16 @@ impl<'a> Builder<'a> {
         ))
     }
 
+    /// `EXPLAIN (FORMAT JSON)` of the count of a read: the planner's row estimate for `count=planned`.
+    pub fn explain_count(&mut self, table: &Table) -> RestResult<String> {
+        let (_, where_clause) = self.root(table)?;
+        Ok(format!(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM {}.{} AS \"t0\"{where_clause}",
+            quote_ident(&table.schema),
+            quote_ident(&table.name)
+        ))
+    }
+
     /// The select over the rows a write returned, as (count, body) expressions.
     fn representation(&mut self, table: &Table, body: BodyFormat) -> RestResult<String> {
         let items = self.select_items();
@@ -543,7 +626,11 @@ impl<'a> Builder<'a> {
     fn finish_write(&mut self, table: &Table, dml: &str, shape: &WriteShape) -> RestResult<String> {
         let body = match shape.returning {
             Returning::Representation => self.representation(table, shape.body)?,
-            _ => "NULL::text".to_owned(),
+            _ => {
+                // Filters on embeds only shape a representation; without one they would be silently ignored.
+                self.check_nodes()?;
+                "NULL::text".to_owned()
+            }
         };
         let location = match shape.returning {
             Returning::Location if !table.primary_key.is_empty() => {

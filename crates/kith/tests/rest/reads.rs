@@ -134,9 +134,19 @@ async fn order_limit_offset_range_and_counts() {
     assert_eq!(titles(&body), ["alpha", "beta"]);
     assert_eq!(header(&headers, "content-range"), "0-1/*");
 
+    // Planned and estimated counts: a number from the planner (estimated: exact below max-rows).
+    let (status, headers, _) =
+        send(rest(&w.app, Method::GET, "items?select=id&score=gt.0", t).header("prefer", "count=planned")).await;
+    assert!(status == 200 || status == 206, "{status}");
+    let total = header(&headers, "content-range").rsplit('/').next().unwrap().to_owned();
+    assert!(total.parse::<i64>().is_ok(), "{total}");
+    assert_eq!(header(&headers, "preference-applied"), "count=planned");
+    let (_, headers, _) =
+        send(rest(&w.app, Method::GET, "items?select=id", t).header("prefer", "count=estimated")).await;
+    assert_eq!(header(&headers, "content-range"), "0-3/4");
+
     // Offset past the end with a count: 416.
-    let (status, _, body) =
-        send(rest(&w.app, Method::GET, "items?offset=10", t).header("prefer", "count=planned")).await;
+    let (status, _, body) = send(rest(&w.app, Method::GET, "items?offset=10", t).header("prefer", "count=exact")).await;
     assert_eq!(status, 416);
     assert_eq!(body["code"], "PGRST103");
     assert_eq!(
@@ -396,4 +406,46 @@ async fn schema_cache_reloads_on_notify() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(last, 200);
+}
+
+#[tokio::test]
+async fn many_to_many_embedding_through_a_junction() {
+    let w = world().await;
+    let owner = w.app.connect_as("postgres").await;
+    owner
+        .batch_execute(
+            "create table public.labels (id int primary key, name text not null);
+             create table public.item_labels (item_id bigint references public.items(id),
+               label_id int references public.labels(id), primary key (item_id, label_id));
+             insert into public.labels values (1, 'hot'), (2, 'cold');
+             insert into public.item_labels select id, 1 from public.items where title in ('alpha', 'secret-b1');
+             insert into public.item_labels select id, 2 from public.items where title = 'alpha';
+             grant select on public.labels, public.item_labels to authenticated;
+             notify pgrst, 'reload schema';",
+        )
+        .await
+        .unwrap();
+    let t = Some(w.alice.token.as_str());
+    let mut body = Value::Null;
+    for _ in 0..50 {
+        let (status, _, b) = get(
+            &w.app,
+            "items?select=title,labels(name)&title=eq.alpha&labels.order=id",
+            t,
+        )
+        .await;
+        body = b;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        body,
+        json!([{"title": "alpha", "labels": [{"name": "hot"}, {"name": "cold"}]}])
+    );
+    // From the other side, RLS on items still hides org B's item.
+    let (status, _, body) = get(&w.app, "labels?select=name,items(title)&id=eq.1", t).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!([{"name": "hot", "items": [{"title": "alpha"}]}]));
 }
