@@ -67,10 +67,13 @@ pub fn caller(headers: &HeaderMap, verifier: &JwtVerifier, method: &str, path: &
 }
 
 /// The request's headers as PostgREST exposes them in `request.headers`: lower-cased names, no cookies.
+/// Unlike PostgREST, the credentials (`authorization`, `apikey`) are left out too: policies read the verified
+/// claims from `request.jwt.claims`, and a raw token has no business in a setting that statement logging could
+/// expose.
 pub fn headers_json(headers: &HeaderMap) -> String {
     let mut map = Map::new();
     for (name, value) in headers {
-        if name == axum::http::header::COOKIE {
+        if name == axum::http::header::COOKIE || name == axum::http::header::AUTHORIZATION || name == "apikey" {
             continue;
         }
         let Ok(value) = value.to_str() else { continue };
@@ -98,9 +101,14 @@ mod tests {
     fn cookies_are_left_out_of_request_headers() {
         let mut headers = HeaderMap::new();
         headers.insert("cookie", HeaderValue::from_static("session=secret"));
+        headers.insert("authorization", HeaderValue::from_static("Bearer secret"));
+        headers.insert("apikey", HeaderValue::from_static("secret"));
         headers.insert("x-client-info", HeaderValue::from_static("supabase-js/2"));
         let json: Value = serde_json::from_str(&headers_json(&headers)).unwrap();
         assert!(json.get("cookie").is_none());
+        assert!(json.get("authorization").is_none());
+        assert!(json.get("apikey").is_none());
+        assert!(!json.to_string().contains("secret"));
         assert_eq!(json["x-client-info"], "supabase-js/2");
     }
 

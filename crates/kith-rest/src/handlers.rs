@@ -290,7 +290,10 @@ impl Request {
                 (a, b) => a.or(b),
             };
         }
-        let limit = upper.map(|u| (u - lower + 1).max(0)).unwrap_or(max_rows).min(max_rows);
+        let limit = upper
+            .map(|u| u.saturating_sub(lower).saturating_add(1).max(0))
+            .unwrap_or(max_rows)
+            .min(max_rows);
         Ok(Page {
             offset: lower,
             limit: Some(limit),
@@ -340,7 +343,7 @@ fn content_range(offset: i64, count: i64, total: Option<i64>) -> String {
     if count == 0 {
         format!("*/{total}")
     } else {
-        format!("{offset}-{}/{total}", offset + count - 1)
+        format!("{offset}-{}/{total}", offset.saturating_add(count - 1))
     }
 }
 
@@ -645,13 +648,7 @@ async fn insert(req: &Request, table: &Table, body: &Bytes) -> RestResult<Respon
         };
         return Ok(finish(builder, Body::from(body)));
     }
-    Ok(finish(
-        builder.header(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        ),
-        Body::empty(),
-    ))
+    Ok(finish(builder, Body::empty()))
 }
 
 fn require_filters(req: &Request, query: &Query, verb: &str) -> RestResult<()> {
@@ -996,9 +993,8 @@ async fn call(req: &Request, name: &str, body: &Bytes) -> RestResult<Response> {
             builder.check_nodes()?;
             let from = prefix.as_ref().map(|p| format!(" FROM {p}")).unwrap_or_default();
             (
-                format!(
-                    "SELECT NULL::int8, 0::int8, (SELECT NULL::text FROM (SELECT {call_expr}) _v), NULL::text[]{from}"
-                ),
+                // The call sits in the target list, where it is always evaluated (void casts to '').
+                format!("SELECT NULL::int8, 0::int8, ({call_expr})::text, NULL::text[]{from}"),
                 Kind::Void,
             )
         }

@@ -162,9 +162,8 @@ impl<'a> Builder<'a> {
         let mut type_sql = column.type_sql.clone();
         for step in &field.path {
             let key = &step.key;
-            let is_index = !key.is_empty()
-                && key.strip_prefix('-').unwrap_or(key).chars().all(|c| c.is_ascii_digit())
-                && key.len() < 10;
+            let digits = key.strip_prefix('-').unwrap_or(key);
+            let is_index = !digits.is_empty() && digits.len() < 10 && digits.chars().all(|c| c.is_ascii_digit());
             let placeholder = self.params.bind(key.clone());
             let operand = if is_index {
                 format!("{placeholder}::int4")
@@ -598,9 +597,11 @@ impl<'a> Builder<'a> {
 
     /// `EXPLAIN (FORMAT JSON)` of the count of a read: the planner's row estimate for `count=planned`.
     pub fn explain_count(&mut self, table: &Table) -> RestResult<String> {
-        let (_, where_clause) = self.root(table)?;
+        // The select list is kept so that every bound parameter (JSON keys in it) is referenced.
+        let (exprs, where_clause) = self.root(table)?;
         Ok(format!(
-            "EXPLAIN (FORMAT JSON) SELECT 1 FROM {}.{} AS \"t0\"{where_clause}",
+            "EXPLAIN (FORMAT JSON) SELECT {} FROM {}.{} AS \"t0\"{where_clause}",
+            exprs.join(", "),
             quote_ident(&table.schema),
             quote_ident(&table.name)
         ))
@@ -675,8 +676,15 @@ impl<'a> Builder<'a> {
     ) -> RestResult<String> {
         let target = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name));
         let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let payload = self.params.bind(rows_json);
-        let source = if shape.missing_default {
+        // Bound only when used: a parameter the statement does not reference would fail the call.
+        let payload = if names.is_empty() {
+            String::new()
+        } else {
+            self.params.bind(rows_json)
+        };
+        let source = if names.is_empty() {
+            String::new()
+        } else if shape.missing_default {
             let mut defaults = Vec::new();
             for column in columns {
                 if let Some(default) = &column.default_sql {
@@ -696,11 +704,16 @@ impl<'a> Builder<'a> {
         } else {
             format!("{payload}::json")
         };
-        let mut dml = format!(
-            "INSERT INTO {target} AS \"t0\" ({}) SELECT {} FROM pg_catalog.json_populate_recordset(NULL::{target}, {source})",
-            names.join(", "),
-            names.join(", ")
-        );
+        let mut dml = if names.is_empty() {
+            // `{}`: one row of defaults (the handler refuses several key-less objects).
+            format!("INSERT INTO {target} AS \"t0\" DEFAULT VALUES")
+        } else {
+            format!(
+                "INSERT INTO {target} AS \"t0\" ({}) SELECT {} FROM pg_catalog.json_populate_recordset(NULL::{target}, {source})",
+                names.join(", "),
+                names.join(", ")
+            )
+        };
         if let Some(upsert) = &shape.upsert {
             let keys: Vec<String> = upsert.on_conflict.iter().map(|c| quote_ident(c)).collect();
             dml.push_str(&format!(" ON CONFLICT ({})", keys.join(", ")));

@@ -105,10 +105,17 @@ proptest! {
         let _ = parse_query(&[(key, value), (key2, value2)], &|_| false);
     }
 
+    /// The builder never panics, and every parameter it binds is referenced by the statement (an unreferenced
+    /// one would make the call fail).
     #[test]
-    fn builder_never_panics(key in grammar(), value in grammar(), select in grammar()) {
+    fn builder_never_panics_and_binds_what_it_uses(key in grammar(), value in grammar(), select in grammar()) {
         let cache = cache();
-        let _ = build(&cache, &[("select".into(), select), (key, value)]);
+        if let Some((sql, params)) = build(&cache, &[("select".into(), select), (key, value)]) {
+            for i in 1..=params.len() {
+                let placeholder = format!("${i}::text");
+                prop_assert!(sql.contains(&placeholder), "{placeholder} unused in {sql}");
+            }
+        }
     }
 
     /// A value carrying SQL metacharacters reaches the statement only as a bound parameter.

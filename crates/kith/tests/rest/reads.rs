@@ -135,8 +135,10 @@ async fn order_limit_offset_range_and_counts() {
     assert_eq!(header(&headers, "content-range"), "0-1/*");
 
     // Planned and estimated counts: a number from the planner (estimated: exact below max-rows).
-    let (status, headers, _) =
-        send(rest(&w.app, Method::GET, "items?select=id&score=gt.0", t).header("prefer", "count=planned")).await;
+    let (status, headers, _) = send(
+        rest(&w.app, Method::GET, "items?select=id,k:data->>kind&score=gt.0", t).header("prefer", "count=planned"),
+    )
+    .await;
     assert!(status == 200 || status == 206, "{status}");
     let total = header(&headers, "content-range").rsplit('/').next().unwrap().to_owned();
     assert!(total.parse::<i64>().is_ok(), "{total}");
@@ -336,8 +338,18 @@ async fn rpc_get_and_post() {
     // A writing function through GET runs read-only: 405 (25006).
     let (status, _, body) = get(&w.app, "rpc/touch_note?note_id=1", t).await;
     assert_eq!(status, 405, "{body}");
-    let (status, _, _) = send(rest(&w.app, Method::POST, "rpc/touch_note", t).json(&json!({"note_id": 1}))).await;
+    let (status, _, body) = send(
+        rest(&w.app, Method::POST, "notes?select=id", t)
+            .header("prefer", "return=representation")
+            .json(&json!({"body": "note"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let note_id = body[0]["id"].clone();
+    let (status, _, _) = send(rest(&w.app, Method::POST, "rpc/touch_note", t).json(&json!({"note_id": note_id}))).await;
     assert_eq!(status, 204);
+    let (_, _, body) = get(&w.app, &format!("notes?select=body&id=eq.{note_id}"), t).await;
+    assert_eq!(body, json!([{"body": "note!"}]));
 }
 
 #[tokio::test]

@@ -72,6 +72,20 @@ async fn insert_object_and_array_with_return_preferences() {
         json!([{"title": "n1", "tags": [], "score": 1}, {"title": "n2", "tags": ["t"], "score": null}])
     );
 
+    // `{}` inserts a row of defaults.
+    let (status, _, body) = send(rest(&w.app, Method::POST, "orgs", t).json(&json!({}))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("42501")),
+        "no insert grant on orgs"
+    );
+    let (status, _, body) = send(rest(&w.app, Method::POST, "notes", t).json(&json!({}))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("23502")),
+        "body has no default: {body}"
+    );
+
     // Unknown column, bad JSON, unique violation, not-null violation.
     let (status, _, body) = send(rest(&w.app, Method::POST, "notes", t).json(&json!({"nope": 1}))).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("PGRST204")));
