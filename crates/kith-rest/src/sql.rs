@@ -9,7 +9,7 @@
 //! - The statement builds its JSON in Postgres and returns one row: (total, page count, body, location).
 
 use crate::error::{RestError, RestResult};
-use crate::parser::{Arrow, Condition, Field, Filter, NodeParams, Op, Query, SelectItem};
+use crate::parser::{Arrow, Condition, Field, Filter, IsValue, NodeParams, Op, Query, SelectItem};
 use crate::schema::{Column, ForeignKey, SchemaCache, Table};
 use axum::http::StatusCode;
 use serde_json::json;
@@ -112,6 +112,10 @@ pub struct Builder<'a> {
     pub params: Params,
     aliases: usize,
     used_nodes: Vec<Vec<String>>,
+    /// The rendered (un-coalesced) expression of each embed, by embed path: `rel=is.null` filters use it.
+    embeds: Vec<(Vec<String>, String)>,
+    /// The embed path whose conditions are being rendered.
+    filter_path: Vec<String>,
 }
 
 impl<'a> Builder<'a> {
@@ -123,6 +127,8 @@ impl<'a> Builder<'a> {
             params: Params::default(),
             aliases: 0,
             used_nodes: vec![Vec::new()],
+            embeds: Vec::new(),
+            filter_path: Vec::new(),
         }
     }
 
@@ -206,6 +212,26 @@ impl<'a> Builder<'a> {
     }
 
     fn filter(&mut self, table: &Table, alias: &str, filter: &Filter) -> RestResult<String> {
+        if filter.field.path.is_empty() && table.column(&filter.field.name).is_none() {
+            let mut path = self.filter_path.clone();
+            path.push(filter.field.name.clone());
+            if let Some((_, raw)) = self.embeds.iter().find(|(p, _)| *p == path) {
+                // `rel=is.null` / `rel=not.is.null`: an anti-join or semi-join on an embedded resource.
+                let test = match (&filter.op, filter.negate) {
+                    (Op::Is(IsValue::Null), false) | (Op::Is(IsValue::NotNull), true) => "IS NULL",
+                    (Op::Is(IsValue::NotNull), false) | (Op::Is(IsValue::Null), true) => "IS NOT NULL",
+                    _ => {
+                        return Err(RestError::new(
+                            StatusCode::BAD_REQUEST,
+                            "PGRST120",
+                            "Bad operator on the embedded resource",
+                        )
+                        .details("Only is null or not is null filters are allowed on embedded resources"));
+                    }
+                };
+                return Ok(format!("{raw} {test}"));
+            }
+        }
         let (lhs, type_sql) = self.field_expr(table, alias, &filter.field)?;
         let array_type = if type_sql.ends_with("[]") {
             type_sql.clone()
@@ -255,7 +281,14 @@ impl<'a> Builder<'a> {
     }
 
     /// WHERE conditions of a node (joined with AND), possibly none.
-    fn node_conditions(&mut self, table: &Table, alias: &str, node: &NodeParams) -> RestResult<Vec<String>> {
+    fn node_conditions(
+        &mut self,
+        table: &Table,
+        alias: &str,
+        node: &NodeParams,
+        path: &[String],
+    ) -> RestResult<Vec<String>> {
+        self.filter_path = path.to_vec();
         let mut out = Vec::new();
         for condition in &node.conditions {
             out.push(self.condition(table, alias, condition)?);
@@ -517,7 +550,7 @@ impl<'a> Builder<'a> {
                             )
                         })
                         .collect();
-                    conditions.extend(self.node_conditions(rel.target, &child_alias, &node)?);
+                    conditions.extend(self.node_conditions(rel.target, &child_alias, &node, &child_path)?);
                     conditions.extend(child.inner_conditions);
                     let order = self.order_by(rel.target, &child_alias, &node)?;
                     let paging = self.limit_offset(node.limit, node.offset);
@@ -538,6 +571,7 @@ impl<'a> Builder<'a> {
                     if embed.inner {
                         rendered.inner_conditions.push(format!("{raw} IS NOT NULL"));
                     }
+                    self.embeds.push((child_path.clone(), raw.clone()));
                     let value = if rel.cardinality.to_one() {
                         raw
                     } else {
@@ -564,7 +598,7 @@ impl<'a> Builder<'a> {
         let items = self.select_items();
         let rendered = self.select_list(table, "t0", &items, &[])?;
         let node = self.node(&[]);
-        let mut conditions = self.node_conditions(table, "t0", &node)?;
+        let mut conditions = self.node_conditions(table, "t0", &node, &[])?;
         conditions.extend(rendered.inner_conditions);
         let where_clause = if conditions.is_empty() {
             String::new()
@@ -743,7 +777,7 @@ impl<'a> Builder<'a> {
             .map(|c| format!("{0} = _b.{0}", quote_ident(&c.name)))
             .collect();
         let node = self.node(&[]);
-        let conditions = self.node_conditions(table, "t0", &node)?;
+        let conditions = self.node_conditions(table, "t0", &node, &[])?;
         let mut dml = format!(
             "UPDATE {target} AS \"t0\" SET {} FROM (SELECT * FROM pg_catalog.json_populate_record(NULL::{target}, {payload}::json)) _b WHERE {}",
             sets.join(", "),
@@ -757,7 +791,7 @@ impl<'a> Builder<'a> {
     pub fn delete(&mut self, table: &Table, shape: &WriteShape) -> RestResult<String> {
         let target = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name));
         let node = self.node(&[]);
-        let conditions = self.node_conditions(table, "t0", &node)?;
+        let conditions = self.node_conditions(table, "t0", &node, &[])?;
         let mut dml = format!("DELETE FROM {target} AS \"t0\" WHERE {}", conditions.join(" AND "));
         dml.push_str(&Self::returning(table, shape));
         self.finish_write(table, &dml, shape)

@@ -231,6 +231,23 @@ async fn embedding_through_foreign_keys() {
     assert_eq!(body, json!([]));
     let (_, _, body) = get(&w.app, "orgs?select=name,items(title)&items.title=eq.nothing", t).await;
     assert_eq!(body, json!([{"name": "Org A", "items": []}]));
+    // rel=is.null / not.is.null: anti- and semi-joins on an embed
+    let (status, _, body) = get(
+        &w.app,
+        "orgs?select=name,items(title)&items.title=eq.nothing&items=is.null",
+        t,
+    )
+    .await;
+    assert_eq!((status, body), (200, json!([{"name": "Org A", "items": []}])));
+    let (_, _, body) = get(
+        &w.app,
+        "orgs?select=name,items(title)&items.title=eq.nothing&items=not.is.null",
+        t,
+    )
+    .await;
+    assert_eq!(body, json!([]));
+    let (status, _, body) = get(&w.app, "orgs?select=name,items(title)&items=eq.x", t).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("PGRST120")));
     // unknown relationship, filter on a non-embedded resource
     let (status, _, body) = get(&w.app, "items?select=title,notes(*)", t).await;
     assert_eq!(status, 400);
