@@ -83,6 +83,8 @@ struct Prefs {
     count: Option<&'static str>,
     merge: Option<bool>,
     missing_default: bool,
+    /// `max-affected=n`, honoured with `handling=strict` on PATCH and DELETE.
+    max_affected: Option<i64>,
     applied: Vec<String>,
 }
 
@@ -131,6 +133,13 @@ fn prefs(headers: &HeaderMap) -> RestResult<Prefs> {
                     true
                 }
                 "missing=null" | "handling=lenient" => true,
+                _ if item.starts_with("max-affected=") => {
+                    match item["max-affected=".len()..].parse::<i64>().ok().filter(|n| *n >= 0) {
+                        Some(n) => prefs.max_affected = Some(n),
+                        None => unknown.push(item.to_owned()),
+                    }
+                    false
+                }
                 "handling=strict" => {
                     strict = true;
                     true
@@ -144,6 +153,10 @@ fn prefs(headers: &HeaderMap) -> RestResult<Prefs> {
                 prefs.applied.push(item.to_owned());
             }
         }
+    }
+    match prefs.max_affected {
+        Some(n) if strict => prefs.applied.push(format!("max-affected={n}")),
+        _ => prefs.max_affected = None,
     }
     if strict && !unknown.is_empty() {
         return Err(RestError::new(
@@ -700,6 +713,7 @@ async fn update(req: &Request, table: &Table, body: &Bytes) -> RestResult<Respon
         if media == Media::Object && outcome.count != 1 {
             return Err(RestError::singular(outcome.count));
         }
+        check_max_affected(req, outcome.count)?;
         tx.commit().await.map_err(|err| req.db_error(&err))?;
         outcome
     };
@@ -723,8 +737,23 @@ async fn delete(req: &Request, table: &Table) -> RestResult<Response> {
     if media == Media::Object && outcome.count != 1 {
         return Err(RestError::singular(outcome.count));
     }
+    check_max_affected(req, outcome.count)?;
     tx.commit().await.map_err(|err| req.db_error(&err))?;
     Ok(respond_mutation(req, outcome, media, shape.returning))
+}
+
+/// `Prefer: handling=strict, max-affected=n`: more rows than `n` → 400 PGRST124 (the caller drops the
+/// transaction, which rolls it back).
+fn check_max_affected(req: &Request, count: i64) -> RestResult<()> {
+    match req.prefs.max_affected {
+        Some(max) if count > max => Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            "PGRST124",
+            "Query result exceeds max-affected preference constraint",
+        )
+        .details(format!("The query affects {count} rows"))),
+        _ => Ok(()),
+    }
 }
 
 fn respond_mutation(req: &Request, outcome: Outcome, media: Media, returning: Returning) -> Response {

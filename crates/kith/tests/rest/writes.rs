@@ -197,6 +197,24 @@ async fn update_and_delete() {
     assert_eq!((status, body["code"].as_str()), (406, Some("PGRST116")));
     let (_, _, body) = get(&w.app, "items?score=eq.30&select=title", t).await;
     assert_eq!(body.as_array().unwrap().len(), 2);
+    // max-affected with handling=strict: too many rows → 400 and nothing changes
+    let (status, _, body) =
+        send(rest(&w.app, Method::DELETE, "items?score=eq.30", t).header("prefer", "handling=strict, max-affected=1"))
+            .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("PGRST124")));
+    let (_, _, body) = get(&w.app, "items?score=eq.30&select=title", t).await;
+    assert_eq!(body.as_array().unwrap().len(), 2);
+    let (status, headers, _) = send(
+        rest(&w.app, Method::PATCH, "items?score=eq.30", t)
+            .header("prefer", "handling=strict,max-affected=2")
+            .json(&json!({"score": 30})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        header(&headers, "preference-applied"),
+        "handling=strict, max-affected=2"
+    );
     // no filter: refused
     for method in [Method::PATCH, Method::DELETE] {
         let (status, _, body) = send(rest(&w.app, method, "items", t).json(&json!({"score": 0}))).await;
