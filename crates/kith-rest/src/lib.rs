@@ -30,6 +30,9 @@ pub struct RestConfig {
     pub schemas: Vec<String>,
     /// Most rows one response returns.
     pub max_rows: i64,
+    /// `statement_timeout` of every data API transaction, in milliseconds (0: none), so no request can keep
+    /// a connection busy past it (Supabase gives its API roles 3–8 s).
+    pub statement_timeout_ms: u64,
 }
 
 impl Default for RestConfig {
@@ -37,12 +40,14 @@ impl Default for RestConfig {
         RestConfig {
             schemas: vec!["public".to_owned()],
             max_rows: 1000,
+            statement_timeout_ms: 8000,
         }
     }
 }
 
 impl RestConfig {
-    /// The defaults, overridden by `KITH_REST_SCHEMAS` (comma-separated) and `KITH_REST_MAX_ROWS`.
+    /// The defaults, overridden by `KITH_REST_SCHEMAS` (comma-separated), `KITH_REST_MAX_ROWS` and
+    /// `KITH_REST_STATEMENT_TIMEOUT_MS`.
     pub fn from_env() -> Self {
         let mut config = RestConfig::default();
         if let Ok(schemas) = std::env::var("KITH_REST_SCHEMAS") {
@@ -61,6 +66,12 @@ impl RestConfig {
             .filter(|n| *n > 0)
         {
             config.max_rows = max;
+        }
+        if let Some(ms) = std::env::var("KITH_REST_STATEMENT_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            config.statement_timeout_ms = ms;
         }
         config
     }

@@ -74,7 +74,9 @@ create function public.whoami() returns json language sql stable
   as $$ select json_build_object('sub', auth.uid(), 'role', current_user,
          'method', current_setting('request.method', true), 'path', current_setting('request.path', true),
          'client', current_setting('request.headers', true)::json ->> 'x-client-info',
-         'cookie', current_setting('request.headers', true)::json ->> 'cookie') $$;
+         'cookie', current_setting('request.headers', true)::json ->> 'cookie',
+         'authorization', current_setting('request.headers', true)::json ->> 'authorization',
+         'timeout', current_setting('statement_timeout')) $$;
 grant execute on function public.add_numbers(int, int), public.items_with(text), public.my_orgs(),
   public.echo_json(jsonb), public.touch_note(bigint), public.whoami() to anon, authenticated;
 "#;

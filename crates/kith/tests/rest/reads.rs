@@ -349,7 +349,7 @@ async fn rpc_get_and_post() {
     assert_eq!(
         body,
         json!({"sub": w.alice.id, "role": "authenticated", "method": "GET", "path": "/rpc/whoami",
-               "client": "supabase-js/2", "cookie": null})
+               "client": "supabase-js/2", "cookie": null, "authorization": null, "timeout": "8s"})
     );
 
     // A writing function through GET runs read-only: 405 (25006).
