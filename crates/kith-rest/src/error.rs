@@ -189,6 +189,8 @@ pub fn sqlstate_status(code: &str, message: &str, role: DbRole) -> StatusCode {
         "42883" | "42P01" => return StatusCode::NOT_FOUND,
         "42P17" | "53400" => return StatusCode::INTERNAL_SERVER_ERROR,
         "57P01" => return StatusCode::SERVICE_UNAVAILABLE,
+        // statement_timeout: the request's own cost, not a server fault (PostgREST answers 500).
+        "57014" => return StatusCode::GATEWAY_TIMEOUT,
         "P0001" => return StatusCode::BAD_REQUEST,
         "21000" if message.ends_with("requires a WHERE clause") => return StatusCode::BAD_REQUEST,
         "21000" => return StatusCode::INTERNAL_SERVER_ERROR,
