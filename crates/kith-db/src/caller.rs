@@ -46,6 +46,9 @@ pub struct RequestMeta {
     pub method: String,
     /// Request path without the query string.
     pub path: String,
+    /// The request's headers as a JSON object (lower-cased names, no cookies), exposed as `request.headers`;
+    /// empty means `{}`.
+    pub headers: String,
 }
 
 /// A verified identity: the role to run as, the user (if any) and the claims policies may read via `auth.jwt()`.
@@ -86,7 +89,14 @@ impl Caller {
         self.request = RequestMeta {
             method: method.into(),
             path: path.into(),
+            headers: std::mem::take(&mut self.request.headers),
         };
+        self
+    }
+
+    /// The same caller, with the request's headers (a JSON object, cookies left out) for `request.headers`.
+    pub fn with_request_headers(mut self, headers_json: impl Into<String>) -> Self {
+        self.request.headers = headers_json.into();
         self
     }
 

@@ -14,7 +14,7 @@ mod tx;
 
 pub use caller::{Caller, DbRole, RequestMeta};
 pub use error::DbError;
-pub use pool::Db;
+pub use pool::{Db, Notifications};
 pub use tokio_postgres;
 pub use tx::{Access, CallerTx};
 

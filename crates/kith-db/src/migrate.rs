@@ -89,6 +89,13 @@ async fn migrate_with(client: &mut Client) -> Result<Vec<i32>, MigrateError> {
     let unlocked = client.query("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
     let applied = result?;
     unlocked.map_err(bookkeeping)?;
+    if !applied.is_empty() {
+        // Running servers reload their data API schema cache (PostgREST's channel and payload).
+        client
+            .batch_execute("NOTIFY pgrst, 'reload schema'")
+            .await
+            .map_err(bookkeeping)?;
+    }
     Ok(applied)
 }
 

@@ -14,6 +14,7 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    config: tokio_postgres::Config,
 }
 
 impl std::fmt::Debug for Db {
@@ -26,7 +27,7 @@ impl Db {
     /// A pool of at most `max_size` connections; connections are opened lazily.
     pub fn new(config: tokio_postgres::Config, max_size: usize) -> Result<Self, DbError> {
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -40,7 +41,7 @@ impl Db {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|err| DbError::Unavailable(err.to_string()))?;
-        Ok(Db { pool })
+        Ok(Db { pool, config })
     }
 
     /// Opens a transaction that runs as `caller`: the only way a request reaches tenant data.
@@ -83,11 +84,12 @@ impl Db {
         let statement = client.prepare_cached(sql).await?;
         let set_identity = client.prepare_cached(SET_IDENTITY).await?;
         let request = caller.request();
-        let identity: [&(dyn ToSql + Sync); 4] = [
+        let identity: [&(dyn ToSql + Sync); 5] = [
             &caller.role().as_str(),
             &caller.claims_json(),
             &request.method.as_str(),
             &request.path.as_str(),
+            &request.headers_json(),
         ];
         let (begin, set, rows, commit) = futures_util::join!(
             client.batch_execute(Access::ReadOnly.begin_sql()),
@@ -112,9 +114,57 @@ impl Db {
         Ok(row.get(0))
     }
 
+    /// Opens a dedicated connection (the pool's login, outside the pool) that `LISTEN`s on `channel` and
+    /// yields each notification's payload. Returns once `LISTEN` has run; [`Notifications::recv`] ends when the
+    /// connection does. For background tasks such as schema-cache reloads, never for the request path.
+    pub async fn listen(&self, channel: &str) -> Result<Notifications, DbError> {
+        use futures_util::StreamExt;
+        let (client, mut connection) = self.config.connect(NoTls).await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(note)) => {
+                        if sender.send(note.payload().to_owned()).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        let listen = format!("LISTEN \"{}\"", channel.replace('"', "\"\""));
+        client.batch_execute(&listen).await?;
+        Ok(Notifications {
+            receiver,
+            _client: client,
+        })
+    }
+
     /// Connections currently open and the pool's limit, for metrics.
     pub fn pool_status(&self) -> (usize, usize) {
         let status = self.pool.status();
         (status.size, status.max_size)
+    }
+}
+
+/// Notifications received on a dedicated `LISTEN` connection; dropping this closes the connection.
+pub struct Notifications {
+    receiver: tokio::sync::mpsc::Receiver<String>,
+    _client: tokio_postgres::Client,
+}
+
+impl std::fmt::Debug for Notifications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notifications { .. }")
+    }
+}
+
+impl Notifications {
+    /// The next notification's payload, or `None` once the connection has closed.
+    pub async fn recv(&mut self) -> Option<String> {
+        self.receiver.recv().await
     }
 }

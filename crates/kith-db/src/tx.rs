@@ -31,7 +31,15 @@ impl Access {
 
 /// Sets the caller's identity for the current transaction only.
 pub(crate) const SET_IDENTITY: &str = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
-     set_config('request.method', $3, true), set_config('request.path', $4, true)";
+     set_config('request.method', $3, true), set_config('request.path', $4, true), \
+     set_config('request.headers', $5, true)";
+
+impl crate::RequestMeta {
+    /// The value of `request.headers`: the JSON object given, or `{}`.
+    pub(crate) fn headers_json(&self) -> &str {
+        if self.headers.is_empty() { "{}" } else { &self.headers }
+    }
+}
 
 /// A transaction opened for one caller. Statement parameters are always bound, never interpolated.
 pub struct CallerTx {
@@ -72,20 +80,40 @@ impl CallerTx {
 
     /// Runs a statement and returns its rows.
     pub async fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, DbError> {
+        self.query_with(sql, params, true).await
+    }
+
+    /// Runs a statement without keeping it in the connection's statement cache: for generated SQL whose text
+    /// varies with each request (the data API), which would otherwise grow the cache without bound.
+    pub async fn query_uncached(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, DbError> {
+        self.query_with(sql, params, false).await
+    }
+
+    async fn query_with(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        cached: bool,
+    ) -> Result<Vec<Row>, DbError> {
         // Borrow the field, not `self`, so the state can change while the client is in use.
         let client = self
             .client
             .as_ref()
             .ok_or_else(|| DbError::Unavailable("transaction already finished".into()))?;
-        let statement = client.prepare_cached(sql).await?;
+        let statement = if cached {
+            client.prepare_cached(sql).await?
+        } else {
+            client.prepare(sql).await?
+        };
         if self.state == TxState::Pending {
             let set_identity = client.prepare_cached(SET_IDENTITY).await?;
             let request = self.caller.request();
-            let identity: [&(dyn ToSql + Sync); 4] = [
+            let identity: [&(dyn ToSql + Sync); 5] = [
                 &self.caller.role().as_str(),
                 &self.caller.claims_json(),
                 &request.method.as_str(),
                 &request.path.as_str(),
+                &request.headers_json(),
             ];
             // Mark the transaction open before sending: from here on, dropping it must roll back.
             self.state = TxState::Open;

@@ -7,7 +7,7 @@ use kith_http::AppState;
 use kith_http::middleware::{self, HttpSettings};
 use std::sync::Arc;
 
-/// The whole HTTP surface: health checks, the CRM API and (as they land) auth, the data API and pages.
+/// The whole HTTP surface: health checks, auth (`/auth/v1`), the CRM API (`/api`) and the data API (`/rest/v1`).
 pub fn router(state: AppState, auth: &AuthState, http: &HttpSettings) -> Router {
     let routes = Router::new()
         .merge(kith_http::ops::routes())
@@ -15,6 +15,7 @@ pub fn router(state: AppState, auth: &AuthState, http: &HttpSettings) -> Router 
         .merge(kith_crm::routes().layer(Extension(Arc::new(InvitationMail {
             mailer: auth.mailer().clone(),
             site_url: auth.settings().site_url.clone(),
-        }))));
+        }))))
+        .merge(kith_rest::routes());
     middleware::apply(routes, http).with_state(state)
 }

@@ -206,7 +206,7 @@ async fn invitations_are_single_use_bound_to_an_email_and_stored_hashed() {
     let token = invitation["token"].as_str().unwrap().to_owned();
     assert_eq!(invitation["email"], json!(bob.email));
     // The invitee is mailed a link carrying the token.
-    let mail = app.mails().into_iter().find(|m| m["type"] == "invite").expect("an invitation mail");
+    let mail = app.mails().into_iter().find(|m| m["type"] == "invite").unwrap();
     assert_eq!(mail["to"], json!(bob.email));
     assert!(mail["link"].as_str().unwrap().ends_with(&format!("token={token}")));
     // Someone else's account cannot use it.
