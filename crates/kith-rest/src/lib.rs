@@ -45,38 +45,6 @@ impl Default for RestConfig {
     }
 }
 
-impl RestConfig {
-    /// The defaults, overridden by `KITH_REST_SCHEMAS` (comma-separated), `KITH_REST_MAX_ROWS` and
-    /// `KITH_REST_STATEMENT_TIMEOUT_MS`.
-    pub fn from_env() -> Self {
-        let mut config = RestConfig::default();
-        if let Ok(schemas) = std::env::var("KITH_REST_SCHEMAS") {
-            let list: Vec<String> = schemas
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect();
-            if !list.is_empty() {
-                config.schemas = list;
-            }
-        }
-        if let Some(max) = std::env::var("KITH_REST_MAX_ROWS")
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|n| *n > 0)
-        {
-            config.max_rows = max;
-        }
-        if let Some(ms) = std::env::var("KITH_REST_STATEMENT_TIMEOUT_MS")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-        {
-            config.statement_timeout_ms = ms;
-        }
-        config
-    }
-}
-
 /// The data API's shared state: its settings and the schema cache.
 #[derive(Debug)]
 pub struct RestState {
@@ -168,13 +136,8 @@ async fn watch(state: Weak<RestState>, db: Db, mut notifications: Option<kith_db
     }
 }
 
-/// The `/rest/v1` routes with settings from the environment ([`RestConfig::from_env`]).
-pub fn routes() -> Router<AppState> {
-    routes_with(RestConfig::from_env())
-}
-
-/// The `/rest/v1` routes with explicit settings.
-pub fn routes_with(config: RestConfig) -> Router<AppState> {
+/// The `/rest/v1` routes.
+pub fn routes(config: RestConfig) -> Router<AppState> {
     let state = Arc::new(RestState::new(config));
     Router::new()
         .route("/rest/v1", any(handlers::root))

@@ -49,6 +49,15 @@ pub struct SettingArgs {
     /// Most connections in the request pool [default: 16].
     #[arg(long, env = "KITH_POOL_SIZE", global = true)]
     pub pool_size: Option<String>,
+    /// Comma-separated schemas the data API exposes; the first is the default [default: public].
+    #[arg(long, env = "KITH_REST_SCHEMAS", global = true)]
+    pub rest_schemas: Option<String>,
+    /// Most rows one data API response returns [default: 1000].
+    #[arg(long, env = "KITH_REST_MAX_ROWS", global = true)]
+    pub rest_max_rows: Option<String>,
+    /// Statement timeout of data API requests in milliseconds, 0 for none [default: 8000].
+    #[arg(long, env = "KITH_REST_STATEMENT_TIMEOUT_MS", global = true)]
+    pub rest_statement_timeout_ms: Option<String>,
     /// Auth settings.
     #[command(flatten)]
     pub auth: AuthArgs,

@@ -7,6 +7,7 @@ use kith_auth::config::AuthSettings;
 use kith_db::identity::MIN_SECRET_LEN;
 use kith_db::tokio_postgres::Config as PgConfig;
 use kith_http::middleware::HttpSettings;
+use kith_rest::RestConfig;
 use serde::Deserialize;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -76,6 +77,8 @@ pub struct Settings {
     pub pool_size: usize,
     /// The auth service.
     pub auth: AuthSettings,
+    /// The data API.
+    pub rest: RestConfig,
 }
 
 /// The optional config file: the same settings, in snake_case.
@@ -103,6 +106,9 @@ struct FileSettings {
     jwt_exp: Option<u32>,
     smtp_url: Option<String>,
     smtp_from: Option<String>,
+    rest_schemas: Option<String>,
+    rest_max_rows: Option<u32>,
+    rest_statement_timeout_ms: Option<u32>,
 }
 
 impl Settings {
@@ -204,7 +210,38 @@ impl Settings {
 
         let auth = auth_settings(&args.auth, &file, site_url.clone(), &data_dir)?;
 
+        let mut rest = RestConfig::default();
+        if let Some(list) = pick(&args.rest_schemas, &file.rest_schemas) {
+            let schemas: Vec<String> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if schemas.is_empty()
+                || schemas
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case("auth") || s == "private" || s == "kith")
+            {
+                return Err(invalid(
+                    "KITH_REST_SCHEMAS",
+                    "must name at least one schema, and never auth, private or kith",
+                ));
+            }
+            rest.schemas = schemas;
+        }
+        if let Some(v) = pick(&args.rest_max_rows, &file.rest_max_rows.map(|n| n.to_string())) {
+            rest.max_rows = parse_number("KITH_REST_MAX_ROWS", &v, 1, 1_000_000)?.into();
+        }
+        if let Some(v) = pick(
+            &args.rest_statement_timeout_ms,
+            &file.rest_statement_timeout_ms.map(|n| n.to_string()),
+        ) {
+            rest.statement_timeout_ms = parse_number("KITH_REST_STATEMENT_TIMEOUT_MS", &v, 0, 3_600_000)?.into();
+        }
+
         Ok(Settings {
+            rest,
             auth,
             bind,
             database,

@@ -161,7 +161,12 @@ impl TestApp {
         let auth_state = AuthState::new(db.clone(), verifier, Signer::new(SECRET.as_bytes()), auth, mailer)
             .await
             .unwrap();
-        let router = app::router(state, &auth_state, &HttpSettings::default());
+        let router = app::router(
+            state,
+            &auth_state,
+            &kith_rest::RestConfig::default(),
+            &HttpSettings::default(),
+        );
         tokio::spawn(async move {
             axum::serve(
                 listener,
