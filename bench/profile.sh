@@ -143,18 +143,16 @@ USER_ID=$("$BIN" user create --email "$EMAIL" --password "$PASSWORD" 2>"$WORK/us
     | awk '/^created user/ {print $3}' || true)
 [[ $USER_ID =~ ^[0-9a-f-]{36}$ ]] || { cat "$WORK/user-create.log" >&2; die "could not create the bench user"; }
 
-# Prints the token, then the claims exactly as Kith puts them in request.jwt.claims (serde_json: sorted keys,
-# no spaces).
-mapfile -t signed < <(USER_ID=$USER_ID EMAIL=$EMAIL python3 - <<'PY'
-import base64, hashlib, hmac, json, os, time
-def b64(raw): return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-now = int(time.time())
-claims = {"sub": os.environ["USER_ID"], "role": "authenticated", "aud": "authenticated",
-          "exp": now + 3600, "iat": now, "email": os.environ["EMAIL"]}
-header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-payload = b64(json.dumps(claims, separators=(",", ":")).encode())
-signature = hmac.new(os.environ["KITH_JWT_SECRET"].encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
-print(f"{header}.{payload}.{b64(signature)}")
+# A real access token from Kith's own sign-in; then its claims exactly as Kith puts them in request.jwt.claims
+# (serde_json: sorted keys, no spaces).
+curl -sS -o "$WORK/session.json" -H 'content-type: application/json' \
+    -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$BASE/auth/v1/token?grant_type=password"
+mapfile -t signed < <(python3 - "$WORK/session.json" <<'PY'
+import base64, json, sys
+token = json.load(open(sys.argv[1]))["access_token"]
+payload = token.split(".")[1]
+claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+print(token)
 print(json.dumps(claims, separators=(",", ":"), sort_keys=True))
 PY
 )
