@@ -79,6 +79,15 @@ impl AuthError {
         }
     }
 
+    /// 422 `phone_provider_disabled`: Kith signs in by email only.
+    pub fn phone_disabled() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "phone_provider_disabled",
+            "Phone logins are disabled",
+        )
+    }
+
     /// 403 `bad_jwt`.
     pub fn bad_jwt(reason: impl std::fmt::Display) -> Self {
         Self::new(

@@ -58,7 +58,8 @@ pub async fn create_confirmed(db: &Db, email: &str, password: &str) -> Result<Uu
     Ok(id)
 }
 
-/// A deliberately loose check: one `@`, a non-empty local part, a dotted domain, no spaces.
+/// A deliberately loose check: one `@`, a non-empty local part, a dotted domain without empty labels, and none
+/// of the characters that would let an address smuggle a second one into a mail header.
 pub fn looks_like_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
@@ -67,7 +68,10 @@ pub fn looks_like_email(email: &str) -> bool {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !domain.contains('@')
-                && !email.chars().any(char::is_whitespace)
+                && !domain.contains("..")
+                && !email
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
         }
         None => false,
     }

@@ -97,27 +97,13 @@ pub fn required_text(field: &str, value: Option<String>, max: usize) -> Checked<
     text(field, value, max, false)?.ok_or_else(|| Invalid::new(field, "is required"))
 }
 
-/// A loose email check (one `@`, a dotted domain, no spaces), lower-cased.
+/// An email address, checked as the auth service checks them, lower-cased.
 pub fn email(field: &str, value: Option<String>) -> Checked<Option<String>> {
     let Some(value) = text(field, value, 255, false)? else {
         return Ok(None);
     };
     let value = value.to_lowercase();
-    let valid = match value.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && !domain.contains("..")
-                && !value
-                    .chars()
-                    .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"'))
-        }
-        None => false,
-    };
-    if valid {
+    if kith_auth::users::looks_like_email(&value) {
         Ok(Some(value))
     } else {
         Err(Invalid::new(field, "must be an email address"))

@@ -58,6 +58,7 @@ pub struct Caller {
     user_id: Option<Uuid>,
     session_id: Option<Uuid>,
     claims: Arc<str>,
+    expires_at: Option<u64>,
     request: RequestMeta,
 }
 
@@ -69,6 +70,7 @@ impl Caller {
             user_id: None,
             session_id: None,
             claims: Arc::from(r#"{"role":"anon"}"#),
+            expires_at: None,
             request: RequestMeta::default(),
         }
     }
@@ -80,6 +82,7 @@ impl Caller {
             user_id,
             session_id,
             claims: Arc::from(claims.to_string()),
+            expires_at: claims.get("exp").and_then(Value::as_u64),
             request: RequestMeta::default(),
         }
     }
@@ -118,6 +121,11 @@ impl Caller {
     /// The verified claims as JSON text, exactly what `request.jwt.claims` holds.
     pub fn claims_json(&self) -> &str {
         &self.claims
+    }
+
+    /// The token's `exp` (Unix seconds), when it came from a token.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.expires_at
     }
 
     /// The request this caller is serving.

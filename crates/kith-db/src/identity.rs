@@ -11,7 +11,7 @@ use crate::caller::{Caller, DbRole};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, errors::ErrorKind};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use uuid::Uuid;
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -43,12 +43,19 @@ pub struct VerifyingKey {
     pub key: DecodingKey,
 }
 
+/// How many verified tokens are remembered; the cache is emptied when it fills.
+const CACHE_CAPACITY: usize = 4096;
+
 /// Verifies tokens: HS256 with the project secret (no `kid`), or an asymmetric key chosen by `kid`.
+///
+/// A token is verified once: the caller it yields is remembered, keyed by the whole token, and `exp` is checked
+/// again on every later use. The memory is emptied whenever the keys change.
 pub struct JwtVerifier {
     secret: DecodingKey,
     issuer: Option<String>,
     keys: RwLock<HashMap<String, (DecodingKey, Validation)>>,
     hs256: Validation,
+    verified: Mutex<HashMap<String, (Caller, u64)>>,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -78,6 +85,7 @@ impl JwtVerifier {
             issuer: None,
             keys: RwLock::new(HashMap::new()),
             hs256: validation(Algorithm::HS256),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -97,6 +105,10 @@ impl JwtVerifier {
             Ok(mut guard) => *guard = map,
             Err(poisoned) => *poisoned.into_inner() = map,
         }
+        // A token verified by a key that is now retired must not stay accepted.
+        if let Ok(mut verified) = self.verified.lock() {
+            verified.clear();
+        }
     }
 
     /// Verifies `token` and returns the caller it identifies.
@@ -104,6 +116,29 @@ impl JwtVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid("token is too large"));
         }
+        let now = unix_now();
+        if let Ok(mut verified) = self.verified.lock()
+            && let Some((caller, exp)) = verified.get(token)
+        {
+            if now <= exp + LEEWAY_SECS {
+                return Ok(caller.clone());
+            }
+            verified.remove(token);
+            return Err(TokenError::Expired);
+        }
+        let caller = self.verify_uncached(token)?;
+        if let Some(exp) = caller.expires_at()
+            && let Ok(mut verified) = self.verified.lock()
+        {
+            if verified.len() >= CACHE_CAPACITY {
+                verified.clear();
+            }
+            verified.insert(token.to_owned(), (caller.clone(), exp));
+        }
+        Ok(caller)
+    }
+
+    fn verify_uncached(&self, token: &str) -> Result<Caller, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Invalid("token is malformed"))?;
         // The key, and with it the algorithm, comes from configuration: never from the token's own header.
         let claims = match header.kid {
@@ -140,10 +175,14 @@ fn map_error(err: &jsonwebtoken::errors::Error) -> TokenError {
     }
 }
 
-fn caller_from_claims(claims: &Value, issuer: Option<&str>) -> Result<Caller, TokenError> {
-    let now = std::time::SystemTime::now()
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+        .map_or(0, |d| d.as_secs())
+}
+
+fn caller_from_claims(claims: &Value, issuer: Option<&str>) -> Result<Caller, TokenError> {
+    let now = unix_now();
     if claims
         .get("iat")
         .and_then(Value::as_u64)
@@ -337,6 +376,20 @@ mod tests {
             verifier.verify(&token).unwrap_err(),
             TokenError::Invalid("token signing key is unknown")
         );
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_is_forgotten_when_keys_change() {
+        let verifier = JwtVerifier::hs256(SECRET);
+        let token = sign(&json!({"role": "anon", "exp": now() - LEEWAY_SECS as i64 + 1}));
+        assert!(verifier.verify(&token).is_ok());
+        assert!(verifier.verify(&token).is_ok(), "served from memory");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(verifier.verify(&token).unwrap_err(), TokenError::Expired);
+        let fresh = sign(&json!({"role": "anon", "exp": now() + 60}));
+        assert!(verifier.verify(&fresh).is_ok());
+        verifier.set_keys(Vec::new());
+        assert!(verifier.verified.lock().unwrap().is_empty());
     }
 
     #[test]

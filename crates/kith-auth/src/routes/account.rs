@@ -39,11 +39,7 @@ pub(super) async fn update_user(
     AuthJson(body): AuthJson<UpdateBody>,
 ) -> AuthResult<Json<Value>> {
     if body.phone.is_some() {
-        return Err(AuthError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "phone_provider_disabled",
-            "Phone logins are disabled",
-        ));
+        return Err(AuthError::phone_disabled());
     }
     let data = match body.data {
         None => None,

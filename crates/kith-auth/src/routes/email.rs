@@ -78,11 +78,7 @@ pub(super) async fn otp(
     AuthJson(body): AuthJson<OtpBody>,
 ) -> AuthResult<Json<Value>> {
     if body.phone.is_some() {
-        return Err(AuthError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "phone_provider_disabled",
-            "Phone logins are disabled",
-        ));
+        return Err(AuthError::phone_disabled());
     }
     let email = parse_email(body.email.as_deref().unwrap_or_default())?;
     state.rate_limit("otp", &client, Some(&email)).await?;

@@ -49,11 +49,7 @@ pub(super) async fn signup(
             ));
         }
         (None, Some(_)) => {
-            return Err(AuthError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "phone_provider_disabled",
-                "Phone signups are disabled",
-            ));
+            return Err(AuthError::phone_disabled());
         }
         (None, None) => {
             return Err(AuthError::new(
@@ -174,11 +170,7 @@ pub(super) async fn token(
 
 async fn password_grant(state: &AuthState, client: &Client, body: TokenBody) -> AuthResult<Json<Value>> {
     if body.phone.is_some() && body.email.is_none() {
-        return Err(AuthError::new(
-            StatusCode::BAD_REQUEST,
-            "phone_provider_disabled",
-            "Phone logins are disabled",
-        ));
+        return Err(AuthError::phone_disabled());
     }
     let email = body
         .email

@@ -223,7 +223,11 @@ async fn invalid_settings_stop_start_up_with_one_clear_line() {
         ("DATABASE_URL", "mysql://nope", "invalid setting DATABASE_URL"),
         ("KITH_SITE_URL", "ftp:/x", "invalid setting KITH_SITE_URL"),
         ("KITH_REST_MAX_ROWS", "lots", "invalid setting KITH_REST_MAX_ROWS"),
-        ("KITH_AUTH_AUTOCONFIRM", "maybe", "invalid setting KITH_AUTH_AUTOCONFIRM"),
+        (
+            "KITH_AUTH_AUTOCONFIRM",
+            "maybe",
+            "invalid setting KITH_AUTH_AUTOCONFIRM",
+        ),
     ] {
         let output = kith(&data_dir).arg("serve").env(name, value).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{name}");
