@@ -876,3 +876,80 @@ async fn settings_health_and_rate_limits() {
     assert!(retry_after >= 1);
     assert_eq!(error_code(limited, 429).await, "over_request_rate_limit");
 }
+
+#[tokio::test]
+async fn closed_sign_up_banned_users_and_expired_codes_are_refused() {
+    let app = TestApp::spawn_with(|auth| {
+        auth.disable_signup = true;
+        auth.flow_state_expiry = std::time::Duration::ZERO;
+    })
+    .await;
+    assert_eq!(
+        error_code(
+            app.auth_post("/signup", &json!({"email": email(), "password": "a-good-password"}))
+                .await,
+            422
+        )
+        .await,
+        "signup_disabled"
+    );
+
+    // Operators can still create accounts; a banned one cannot sign in or refresh.
+    let user = app.create_user().await;
+    let session = json_body(sign_in(&app, &user.email, "a-good-password").await, 200).await;
+    let owner = app.connect_as("postgres").await;
+    owner
+        .execute(
+            "update auth.users set banned_until = now() + interval '1 day' where id = $1",
+            &[&user.id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(sign_in(&app, &user.email, "a-good-password").await, 400).await,
+        "user_banned"
+    );
+    assert_eq!(
+        error_code(refresh(&app, session["refresh_token"].as_str().unwrap()).await, 400).await,
+        "user_banned"
+    );
+    assert_eq!(
+        error_code(get_user(&app, session["access_token"].as_str().unwrap()).await, 403).await,
+        "user_banned"
+    );
+    owner
+        .execute("update auth.users set banned_until = null where id = $1", &[&user.id])
+        .await
+        .unwrap();
+
+    // A PKCE code past its lifetime is refused (and consumed).
+    let verifier = "v".repeat(50);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    app.auth_post(
+        "/recover",
+        &json!({"email": user.email, "code_challenge": challenge, "code_challenge_method": "s256"}),
+    )
+    .await;
+    let link = app.mails().pop().unwrap()["link"].as_str().unwrap().to_owned();
+    let location = app.http.get(&link).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let body = json!({"auth_code": code, "code_verifier": verifier});
+    assert_eq!(
+        error_code(app.auth_post("/token?grant_type=pkce", &body).await, 422).await,
+        "flow_state_expired"
+    );
+    assert_eq!(
+        error_code(app.auth_post("/token?grant_type=pkce", &body).await, 404).await,
+        "flow_state_not_found"
+    );
+}
