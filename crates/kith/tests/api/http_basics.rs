@@ -81,3 +81,64 @@ async fn cors_preflight_allows_supabase_headers() {
     assert!(response.status().is_success());
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
 }
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_not_a_500() {
+    use kith_db::identity::JwtVerifier;
+    use kith_http::AppState;
+    // A pool pointed at a port nothing listens on: every route that needs the database must say 503.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = kith_db::tokio_postgres::Config::new();
+    config
+        .host("127.0.0.1")
+        .port(closed)
+        .user("kith_authenticator")
+        .dbname("kith");
+    config.connect_timeout(std::time::Duration::from_secs(1));
+    let db = kith_db::Db::new(config, 2).unwrap();
+    let app = TestApp::spawn().await;
+    let state = AppState::new(
+        db,
+        JwtVerifier::hs256(crate::helpers::SECRET.as_bytes()).with_issuer(app.issuer.clone()),
+    );
+    let router = kith::app::router(
+        state,
+        &app.auth,
+        &kith_rest::RestConfig::default(),
+        &kith_http::middleware::HttpSettings::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let user = app.create_user().await;
+
+    let ready = reqwest::get(format!("{address}/ready")).await.unwrap();
+    assert_eq!(json_body(ready, 503).await["error"]["code"], "unavailable");
+    let profile = reqwest::Client::new()
+        .get(format!("{address}/api/profile"))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(profile.headers().get("retry-after").is_some());
+    assert_eq!(json_body(profile, 503).await["error"]["code"], "unavailable");
+    let rest = reqwest::Client::new()
+        .get(format!("{address}/rest/v1/profiles"))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), 503);
+    let sign_in = reqwest::Client::new()
+        .post(format!("{address}/auth/v1/token?grant_type=password"))
+        .json(&serde_json::json!({"email": user.email, "password": "a-good-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in.status(), 200, "auth has its own pool here, which is up");
+    assert_eq!(reqwest::get(format!("{address}/health")).await.unwrap().status(), 200);
+}
