@@ -1,8 +1,7 @@
 //! `/api/calendar/events`: events of a workspace with attendees, linked contacts, all-day events, IANA time zones
 //! and RRULE recurrences (expanded inside the asked window with the `rrule` crate), plus an `.ics` export.
 
-use crate::contacts::same_workspace;
-use crate::context::{Item, OrgRole, WorkspaceCtx, item_ctx, workspace_ctx};
+use crate::context::{Item, ItemQuery, OrgRole, WorkspaceCtx, delete_item, item_ctx, same_workspace, workspace_ctx};
 use crate::ics;
 use crate::input::{self, ApiQuery, Checked, Invalid};
 use axum::extract::{Path, State};
@@ -560,13 +559,6 @@ pub async fn update(
     Ok(Json(to_json(&e, None)))
 }
 
-/// Query of item routes.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ItemQuery {
-    workspace_id: Option<String>,
-}
-
 /// `DELETE /api/calendar/events/{id}`: 204.
 pub async fn remove(
     State(state): State<AppState>,
@@ -574,21 +566,7 @@ pub async fn remove(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<StatusCode> {
-    let id = input::path_id(&id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Event, id, OrgRole::Member).await?;
-    same_workspace(&ctx, query.workspace_id.as_deref())?;
-    let rows = tx
-        .query(
-            "delete from public.calendar_events where workspace_id = $1 and id = $2 returning id",
-            &[&ctx.workspace_id, &id],
-        )
-        .await?;
-    if rows.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    delete_item(&state, &user, Item::Event, &id, &query).await
 }
 
 /// `GET /api/calendar/events.ics?workspace_id=`: every event of the workspace (recurring ones as one VEVENT with

@@ -1,6 +1,6 @@
 //! Contacts of a workspace (CRUD, search, cursor pages, CSV import and export) and their interactions.
 
-use crate::context::{Item, OrgRole, WorkspaceCtx, item_ctx, workspace_ctx};
+use crate::context::{Item, ItemQuery, OrgRole, WorkspaceCtx, delete_item, item_ctx, same_workspace, workspace_ctx};
 use crate::input::{self, ApiQuery, Checked, Invalid};
 use crate::intelligence;
 use crate::scoring::InteractionKind;
@@ -347,22 +347,6 @@ pub async fn list(
     Ok(Json(json!({"contacts": contacts, "next_cursor": next_cursor})))
 }
 
-/// Query of item routes: an optional `workspace_id`, which must then be the item's.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ItemQuery {
-    workspace_id: Option<String>,
-}
-
-/// Checks an optional `workspace_id` against the item's: a mismatch is 404, as for any item not in that workspace.
-pub fn same_workspace(ctx: &WorkspaceCtx, given: Option<&str>) -> ApiResult<()> {
-    match given {
-        None => Ok(()),
-        Some(raw) if input::uuid("workspace_id", Some(raw))? == ctx.workspace_id => Ok(()),
-        Some(_) => Err(ApiError::not_found()),
-    }
-}
-
 /// `GET /api/contacts/{id}`.
 pub async fn read(
     State(state): State<AppState>,
@@ -459,21 +443,7 @@ pub async fn remove(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<StatusCode> {
-    let id = input::path_id(&id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Contact, id, OrgRole::Member).await?;
-    same_workspace(&ctx, query.workspace_id.as_deref())?;
-    let rows = tx
-        .query(
-            "delete from public.contacts where workspace_id = $1 and id = $2 returning id",
-            &[&ctx.workspace_id, &id],
-        )
-        .await?;
-    if rows.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    delete_item(&state, &user, Item::Contact, &id, &query).await
 }
 
 /// An interaction.
