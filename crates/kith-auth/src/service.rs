@@ -131,6 +131,10 @@ impl AuthState {
 
     /// Opens a session for `user` signed in by `method`, and answers with it.
     pub async fn sign_in(&self, tx: &mut CallerTx, user: &User, method: &str, client: &Client) -> AuthResult<Value> {
+        if user.is_banned() {
+            tracing::info!(user_id = %user.id, method, reason = "user_banned", "sign-in failed");
+            return Err(AuthError::new(StatusCode::BAD_REQUEST, "user_banned", "User is banned"));
+        }
         let session = store::create_session(tx, user.id, method, client.user_agent.as_deref(), client.ip).await?;
         store::touch_sign_in(tx, user.id).await?;
         let refresh = store::issue_refresh_token(tx, &session, None).await?;
@@ -179,13 +183,16 @@ impl AuthState {
     pub async fn rate_limit(&self, endpoint: &str, client: &Client, email: Option<&str>) -> AuthResult<()> {
         let limits = self.inner.settings.rate_limits;
         if let Some(ip) = client.ip {
-            crate::rate_limit::check(
-                &self.inner.db,
-                &format!("{endpoint}:ip:{ip}"),
-                limits.per_ip,
-                limits.window,
-            )
-            .await?;
+            // One IPv6 client usually holds a whole /64: count it as one.
+            let network = match ip {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            };
+            let key = format!("{endpoint}:ip:{network}");
+            crate::rate_limit::check(&self.inner.db, &key, limits.per_ip, limits.window).await?;
         }
         if let Some(email) = email {
             let key = format!("{endpoint}:email:{}", secrets::hash(email));

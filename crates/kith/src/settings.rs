@@ -218,14 +218,18 @@ impl Settings {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            if schemas.is_empty()
-                || schemas
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case("auth") || s == "private" || s == "kith")
-            {
+            // Internal and system schemas would hand callers Kith's own tables or functions such as set_config.
+            let internal = |s: &String| {
+                let s = s.to_ascii_lowercase();
+                matches!(
+                    s.as_str(),
+                    "auth" | "private" | "kith" | "information_schema" | "extensions"
+                ) || s.starts_with("pg_")
+            };
+            if schemas.is_empty() || schemas.iter().any(internal) {
                 return Err(invalid(
                     "KITH_REST_SCHEMAS",
-                    "must name at least one schema, and never auth, private or kith",
+                    "must name at least one schema, and never auth, private, kith, extensions or a system schema",
                 ));
             }
             rest.schemas = schemas;

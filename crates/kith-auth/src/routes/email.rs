@@ -144,6 +144,9 @@ fn token_types(kind: &str) -> AuthResult<&'static [&'static str]> {
     })
 }
 
+/// Wrong codes an address may send before its outstanding codes are withdrawn.
+const MAX_CODE_ATTEMPTS: i32 = 5;
+
 fn expired() -> AuthError {
     AuthError::new(StatusCode::FORBIDDEN, "otp_expired", "Token has expired or is invalid")
 }
@@ -173,12 +176,30 @@ async fn consume(
             .await?
         }
         (None, Some((email, code))) => {
-            tx.query_opt(
-                "delete from auth.one_time_tokens where otp_hash = $1 and token_type = any($2)
-                 returning user_id, token_type, relates_to, flow_state_id, expires_at < now() as expired",
-                &[&secrets::code_hash(email, code), &types],
-            )
-            .await?
+            let found = tx
+                .query_opt(
+                    "delete from auth.one_time_tokens where otp_hash = $1 and token_type = any($2)
+                     returning user_id, token_type, relates_to, flow_state_id, expires_at < now() as expired",
+                    &[&secrets::code_hash(email, code), &types],
+                )
+                .await?;
+            if found.is_none() {
+                // A wrong guess: count it against the address's outstanding codes; withdraw them at the limit.
+                // (Two statements: a row updated in a CTE cannot be deleted by the same statement.)
+                tx.query(
+                    "update auth.one_time_tokens set failed_attempts = failed_attempts + 1
+                      where relates_to = $1 and token_type = any($2)",
+                    &[&email, &types],
+                )
+                .await?;
+                tx.query(
+                    "delete from auth.one_time_tokens
+                      where relates_to = $1 and token_type = any($2) and failed_attempts >= $3",
+                    &[&email, &types, &MAX_CODE_ATTEMPTS],
+                )
+                .await?;
+            }
+            found
         }
         (None, None) => return Err(AuthError::validation("Verify requires a token or a token hash")),
     };
@@ -236,9 +257,10 @@ pub(super) async fn verify(
     client: Client,
     AuthJson(body): AuthJson<VerifyBody>,
 ) -> AuthResult<Json<Value>> {
-    state.rate_limit("verify", &client, body.email.as_deref()).await?;
-    let kind = body.kind.as_deref().unwrap_or_default();
+    // Normalize first: every spelling of an address shares one rate-limit counter.
     let email = body.email.as_deref().map(parse_email).transpose()?;
+    state.rate_limit("verify", &client, email.as_deref()).await?;
+    let kind = body.kind.as_deref().unwrap_or_default();
     let code = match (email.as_deref(), body.token.as_deref()) {
         (Some(email), Some(token)) => Some((email, token)),
         _ => None,

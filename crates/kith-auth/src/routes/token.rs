@@ -75,7 +75,7 @@ pub(super) async fn signup(
 
     let mut tx = state.tx("sign up").await?;
     if let Some(existing) = store::user_by_email(&mut tx, &email).await? {
-        if settings.autoconfirm || existing.email_confirmed_at.is_some() {
+        if settings.autoconfirm {
             tracing::info!(user_id = %existing.id, reason = "user_already_exists", "sign-up refused");
             return Err(AuthError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -83,7 +83,7 @@ pub(super) async fn signup(
                 "User already registered",
             ));
         }
-        // Unconfirmed and confirmation required: answer like a new sign-up, so the address's existence stays secret.
+        // Confirmation required: answer like a new sign-up, so the address's existence stays secret.
         return Ok(Json(obfuscated_user(&email, &metadata)));
     }
     let user = store::insert_user(&mut tx, &email, Some(&hash), &metadata, settings.autoconfirm)
@@ -269,13 +269,11 @@ async fn refresh_grant(state: &AuthState, body: TokenBody) -> AuthResult<Json<Va
         let within_interval = age
             .to_std()
             .is_ok_and(|age| age < state.settings().refresh_reuse_interval);
-        if parent_of_active {
-            // The client lost the answer to its last refresh: continue from the active token.
-            let (active_hash, _) = active.unwrap_or_default();
+        if let Some((active_hash, _)) = active.filter(|_| parent_of_active || within_interval) {
+            // The client lost the answer to a refresh (or retried one): continue from the active token, so the
+            // session never forks into two live branches that reuse detection could not see.
             store::revoke_refresh_token(&mut tx, &active_hash).await?;
             active_hash
-        } else if within_interval {
-            token.hash.clone()
         } else {
             tracing::warn!(user_id = %user.id, session_id = %session.id, reason = "refresh_token_reused", "session revoked");
             store::delete_sessions(&mut tx, user.id, Some(session.id), None).await?;

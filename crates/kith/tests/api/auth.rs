@@ -275,6 +275,14 @@ async fn confirmation_is_required_when_autoconfirm_is_off() {
     let location = redirect.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.contains("#access_token="), "{location}");
     assert_eq!(sign_in(&app, &address, "a-good-password").await.status(), 200);
+    // Even once confirmed, signing up again does not reveal the account.
+    let again = json_body(
+        app.auth_post("/signup", &json!({"email": address, "password": "x-good-password"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_ne!(again["id"], user["id"]);
 
     // A used link is refused.
     let reused = app.http.get(&link).send().await.unwrap();
@@ -342,6 +350,14 @@ async fn a_rotated_token_can_be_retried_within_the_reuse_interval() {
     json_body(refresh(&app, &b).await, 200).await;
     // `a` is neither active nor the parent of the active token, but was rotated seconds ago.
     assert_eq!(refresh(&app, &a).await.status(), 200);
+    // The retry continued the session from its active token: there is still exactly one live branch.
+    let owner = app.connect_as("postgres").await;
+    let live: i64 = owner
+        .query_one("select count(*) from auth.refresh_tokens where not revoked", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(live, 1);
 }
 
 #[tokio::test]
@@ -951,5 +967,50 @@ async fn closed_sign_up_banned_users_and_expired_codes_are_refused() {
     assert_eq!(
         error_code(app.auth_post("/token?grant_type=pkce", &body).await, 404).await,
         "flow_state_not_found"
+    );
+}
+
+#[tokio::test]
+async fn emailed_codes_allow_five_guesses_whatever_the_spelling_of_the_address() {
+    let app = TestApp::spawn().await;
+    let address = email();
+    app.auth_post("/otp", &json!({"email": address})).await;
+    let code = app.mails().pop().unwrap()["code"].as_str().unwrap().to_owned();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for spelling in [
+        address.to_uppercase(),
+        format!(" {address}"),
+        address.clone(),
+        address.to_uppercase(),
+        address.clone(),
+    ] {
+        let body = json!({"type": "email", "email": spelling, "token": wrong});
+        assert_eq!(
+            error_code(app.auth_post("/verify", &body).await, 403).await,
+            "otp_expired"
+        );
+    }
+    // Five misses withdrew the code: even the right one no longer works.
+    let body = json!({"type": "email", "email": address, "token": code});
+    assert_eq!(
+        error_code(app.auth_post("/verify", &body).await, 403).await,
+        "otp_expired"
+    );
+
+    // A banned user gets no session through an emailed code either.
+    app.auth_post("/otp", &json!({"email": address})).await;
+    let code = app.mails().pop().unwrap()["code"].as_str().unwrap().to_owned();
+    let owner = app.connect_as("postgres").await;
+    owner
+        .execute(
+            "update auth.users set banned_until = now() + interval '1 hour' where email = $1",
+            &[&address],
+        )
+        .await
+        .unwrap();
+    let body = json!({"type": "email", "email": address, "token": code});
+    assert_eq!(
+        error_code(app.auth_post("/verify", &body).await, 400).await,
+        "user_banned"
     );
 }

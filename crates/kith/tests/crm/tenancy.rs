@@ -4,7 +4,8 @@
 
 use crate::helpers::TestApp;
 use crate::support::{assert_error, call, contact, join, member, org};
-use serde_json::json;
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 #[tokio::test]
 async fn creating_an_organization_makes_the_caller_owner_with_a_default_workspace() {
@@ -594,4 +595,57 @@ async fn the_schema_follows_the_rls_rules() {
         names.is_empty(),
         "security-definer functions without a pinned search_path: {names:?}"
     );
+}
+
+#[tokio::test]
+async fn a_deleted_organizations_id_cannot_be_taken_and_created_by_cannot_be_forged() {
+    let app = TestApp::spawn().await;
+    let acme = org(&app, "Acme").await;
+    let anon_key = kith_auth::api_keys::mint(crate::helpers::SECRET.as_bytes(), chrono::Utc::now().timestamp())
+        .unwrap()
+        .anon;
+    let rest = |method: reqwest::Method, path: &str, token: &str, body: Value| {
+        app.http
+            .request(method, format!("{}/rest/v1/{path}", app.address))
+            .header("apikey", &anon_key)
+            .bearer_auth(token)
+            .header("prefer", "return=representation")
+            .json(&body)
+            .send()
+    };
+
+    // A member stamps contacts as themselves, whatever `created_by` the request claims.
+    let colleague = Uuid::new_v4();
+    let created = rest(
+        reqwest::Method::POST,
+        "contacts",
+        &acme.owner.token,
+        json!({"org_id": acme.id, "workspace_id": acme.workspace_id, "first_name": "Ada", "created_by": colleague}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let rows: Value = created.json().await.unwrap();
+    assert_eq!(rows[0]["created_by"], json!(acme.owner.id));
+
+    // Deleting the organization keeps its audit history; its id cannot come back under a new owner.
+    call(
+        &app,
+        "DELETE",
+        &format!("/api/organizations/{}", acme.id),
+        &acme.owner.token,
+        None,
+        204,
+    )
+    .await;
+    let thief = app.create_user().await;
+    let reuse = rest(
+        reqwest::Method::POST,
+        "organizations",
+        &thief.token,
+        json!({"id": acme.id, "name": "Not Acme", "slug": "not-acme"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reuse.status(), 409, "{}", reuse.text().await.unwrap());
 }
