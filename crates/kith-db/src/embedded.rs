@@ -438,6 +438,26 @@ fn open_to_server_user(data_dir: &Path, user: &User) -> Result<(), EmbeddedError
         .map_err(io(format!("cannot set permissions on {}", data_dir.display())))
 }
 
+/// The data directory to use: `preferred`, unless Kith runs as root and the unprivileged user PostgreSQL runs as
+/// could not reach it (a clone inside /root, say), in which case `fallback`.
+pub fn reachable_data_dir(preferred: &Path, fallback: &Path) -> PathBuf {
+    if !Uid::effective().is_root() {
+        return preferred.to_path_buf();
+    }
+    let Some(user) = ["postgres", "kith"]
+        .iter()
+        .find_map(|name| User::from_name(name).ok().flatten())
+    else {
+        return preferred.to_path_buf();
+    };
+    let absolute = std::env::current_dir().map_or_else(|_| preferred.to_path_buf(), |cwd| cwd.join(preferred));
+    if check_reachable(&absolute, &user).is_ok() {
+        preferred.to_path_buf()
+    } else {
+        fallback.to_path_buf()
+    }
+}
+
 /// Every ancestor of the data directory must be searchable by the server's user.
 fn check_reachable(data_dir: &Path, user: &User) -> Result<(), EmbeddedError> {
     if Uid::effective() == user.uid {

@@ -18,6 +18,9 @@ fn main() -> ExitCode {
         }
     };
     kith::telemetry::init(settings.log_format);
+    for notice in &settings.notices {
+        tracing::warn!("{notice}");
+    }
     match run(&cli.command, &settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -79,7 +79,12 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The data API.
     pub rest: RestConfig,
+    /// Choices made for the operator, logged once logging is set up.
+    pub notices: Vec<String>,
 }
+
+/// The data directory for root when the default one is out of the PostgreSQL user's reach.
+const ROOT_DATA_DIR: &str = "/var/lib/kith";
 
 /// The optional config file: the same settings, in snake_case.
 #[derive(Debug, Default, Deserialize)]
@@ -145,11 +150,23 @@ impl Settings {
             }
         };
 
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or_else(|| file.data_dir.clone())
-            .unwrap_or_else(|| PathBuf::from("./kith-data"));
+        let mut notices = Vec::new();
+        let data_dir = match args.data_dir.clone().or_else(|| file.data_dir.clone()) {
+            Some(dir) => dir,
+            // The default must work as written even for root in a private home (/root is mode 0700), where the
+            // unprivileged user running the embedded PostgreSQL cannot enter ./kith-data.
+            None if matches!(database, Database::Embedded) => {
+                let default = PathBuf::from("./kith-data");
+                let chosen = kith_db::embedded::reachable_data_dir(&default, Path::new(ROOT_DATA_DIR));
+                if chosen != default {
+                    notices.push(format!(
+                        "KITH_DATA_DIR is not set and ./kith-data is out of reach of the PostgreSQL user; using {ROOT_DATA_DIR}"
+                    ));
+                }
+                chosen
+            }
+            None => PathBuf::from("./kith-data"),
+        };
         if data_dir.as_os_str().is_empty() {
             return Err(invalid("KITH_DATA_DIR", "must not be empty"));
         }
@@ -245,6 +262,7 @@ impl Settings {
         }
 
         Ok(Settings {
+            notices,
             rest,
             auth,
             bind,
