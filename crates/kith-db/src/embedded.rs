@@ -522,3 +522,36 @@ fn find_bindir() -> Result<PathBuf, EmbeddedError> {
     versions.sort();
     versions.pop().map(|(_, dir)| dir).ok_or(EmbeddedError::NoBinaries)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_data_dir_behind_a_private_parent_falls_back_only_when_root() {
+        let private = tempfile::Builder::new()
+            .prefix("kith-private-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        fs::set_permissions(private.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let preferred = private.path().join("kith-data");
+        let fallback = Path::new("/var/lib/kith-fallback-test");
+        let chosen = reachable_data_dir(&preferred, fallback);
+        let unprivileged = ["postgres", "kith"]
+            .iter()
+            .any(|n| User::from_name(n).ok().flatten().is_some());
+        if Uid::effective().is_root() && unprivileged {
+            assert_eq!(chosen, fallback);
+            let open = tempfile::Builder::new()
+                .prefix("kith-open-")
+                .tempdir_in("/tmp")
+                .unwrap();
+            fs::set_permissions(open.path(), fs::Permissions::from_mode(0o755)).unwrap();
+            let reachable = open.path().join("kith-data");
+            assert_eq!(reachable_data_dir(&reachable, fallback), reachable);
+        } else {
+            assert_eq!(chosen, preferred);
+        }
+    }
+}
