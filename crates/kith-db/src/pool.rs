@@ -1,7 +1,7 @@
 //! The request pool and the two doors through it: [`Db::begin_as`] for callers and
 //! [`Db::begin_privileged`] for the few named, logged operations that must bypass RLS.
 
-use crate::tx::{Access, CallerTx, SET_IDENTITY};
+use crate::tx::{Access, CallerTx, Identity, SET_IDENTITY};
 use crate::{Caller, DbError, DbRole};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
@@ -83,14 +83,8 @@ impl Db {
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(sql).await?;
         let set_identity = client.prepare_cached(SET_IDENTITY).await?;
-        let request = caller.request();
-        let identity: [&(dyn ToSql + Sync); 5] = [
-            &caller.role().as_str(),
-            &caller.claims_json(),
-            &request.method.as_str(),
-            &request.path.as_str(),
-            &request.headers_json(),
-        ];
+        let identity = Identity::of(caller, None);
+        let identity = identity.params();
         let (begin, set, rows, commit) = futures_util::join!(
             client.batch_execute(Access::ReadOnly.begin_sql()),
             client.query(&set_identity, &identity),

@@ -29,10 +29,46 @@ impl Access {
     }
 }
 
-/// Sets the caller's identity for the current transaction only.
+/// Sets the caller's identity (and, when given, a statement timeout) for the current transaction only.
 pub(crate) const SET_IDENTITY: &str = "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
      set_config('request.method', $3, true), set_config('request.path', $4, true), \
-     set_config('request.headers', $5, true)";
+     set_config('request.headers', $5, true), \
+     set_config('statement_timeout', coalesce($6, current_setting('statement_timeout')), true)";
+
+/// The parameters of [`SET_IDENTITY`] for one caller.
+pub(crate) struct Identity<'a> {
+    role: &'static str,
+    claims: &'a str,
+    method: &'a str,
+    path: &'a str,
+    headers: &'a str,
+    statement_timeout: Option<&'a str>,
+}
+
+impl<'a> Identity<'a> {
+    pub(crate) fn of(caller: &'a Caller, statement_timeout: Option<&'a str>) -> Self {
+        let request = caller.request();
+        Identity {
+            role: caller.role().as_str(),
+            claims: caller.claims_json(),
+            method: &request.method,
+            path: &request.path,
+            headers: request.headers_json(),
+            statement_timeout,
+        }
+    }
+
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.role,
+            &self.claims,
+            &self.method,
+            &self.path,
+            &self.headers,
+            &self.statement_timeout,
+        ]
+    }
+}
 
 impl crate::RequestMeta {
     /// The value of `request.headers`: the JSON object given, or `{}`.
@@ -47,6 +83,7 @@ pub struct CallerTx {
     caller: Caller,
     access: Access,
     state: TxState,
+    statement_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +101,15 @@ impl CallerTx {
             caller,
             access,
             state: TxState::Pending,
+            statement_timeout: None,
         }
+    }
+
+    /// Limits every statement of the transaction to `millis` milliseconds (0: no limit). Sent with the identity,
+    /// so it costs no round trip; it has no effect once a statement has run.
+    pub fn with_statement_timeout(mut self, millis: u64) -> Self {
+        self.statement_timeout = Some(format!("{millis}ms"));
+        self
     }
 
     /// The caller this transaction runs as.
@@ -107,14 +152,8 @@ impl CallerTx {
         };
         if self.state == TxState::Pending {
             let set_identity = client.prepare_cached(SET_IDENTITY).await?;
-            let request = self.caller.request();
-            let identity: [&(dyn ToSql + Sync); 5] = [
-                &self.caller.role().as_str(),
-                &self.caller.claims_json(),
-                &request.method.as_str(),
-                &request.path.as_str(),
-                &request.headers_json(),
-            ];
+            let identity = Identity::of(&self.caller, self.statement_timeout.as_deref());
+            let identity = identity.params();
             // Mark the transaction open before sending: from here on, dropping it must roll back.
             self.state = TxState::Open;
             let (_, _, rows) = futures_util::try_join!(

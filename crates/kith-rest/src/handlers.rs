@@ -245,23 +245,16 @@ impl Request {
             .ok_or_else(|| RestError::unknown_table(&self.schema, name, self.cache.similar_table(&self.schema, name)))
     }
 
-    /// Opens the caller's transaction with the data API's `statement_timeout` (sent with `BEGIN` and the
-    /// identity, so it costs one round trip before the statement).
+    /// Opens the caller's transaction with the data API's `statement_timeout`, which travels with `BEGIN`, the
+    /// identity and the statement in one round trip.
     async fn begin(&self, access: Access) -> RestResult<CallerTx> {
-        let mut tx = self
+        let tx = self
             .app
             .db
             .begin_as(&self.caller, access)
             .await
             .map_err(|err| self.db_error(&err))?;
-        let timeout = format!("{}ms", self.rest.config.statement_timeout_ms);
-        tx.query(
-            "select pg_catalog.set_config('statement_timeout', $1, true)",
-            &[&timeout],
-        )
-        .await
-        .map_err(|err| self.db_error(&err))?;
-        Ok(tx)
+        Ok(tx.with_statement_timeout(self.rest.config.statement_timeout_ms))
     }
 
     fn db_error(&self, err: &kith_db::DbError) -> RestError {

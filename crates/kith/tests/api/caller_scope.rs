@@ -147,3 +147,34 @@ async fn privileged_access_is_a_separate_door() {
     assert_eq!(row.get::<_, String>(1), "service_role");
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_statement_timeout_travels_with_the_identity_and_lasts_one_transaction() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user().await;
+    let caller = app.caller(&user.token);
+    let mut tx = app
+        .db
+        .begin_as(&caller, Access::ReadOnly)
+        .await
+        .unwrap()
+        .with_statement_timeout(250);
+    let row = tx
+        .query_one("select current_setting('statement_timeout')", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "250ms");
+    let err = tx.query("select pg_sleep(1)", &[]).await.unwrap_err();
+    assert_eq!(err.sql_state(), Some(&SqlState::QUERY_CANCELED));
+    drop(tx);
+    let rows = app
+        .db
+        .read_as(&caller, "select current_setting('statement_timeout')", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0].get::<_, String>(0),
+        "0",
+        "the next transaction has the default again"
+    );
+}
