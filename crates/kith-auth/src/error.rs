@@ -133,6 +133,14 @@ impl AuthError {
     }
 }
 
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl std::error::Error for AuthError {}
+
 impl From<DbError> for AuthError {
     fn from(err: DbError) -> Self {
         if err.is_unavailable() {

@@ -145,6 +145,18 @@ impl AuthState {
         self.session_response(tx, &user, &session, refresh).await
     }
 
+    /// Opens a session for an existing user on an operator's behalf (`kith seed --demo` prints its access token),
+    /// exactly as a sign-in by `method` would; the session can be refreshed and signed out like any other.
+    pub async fn open_session(&self, user_id: Uuid, method: &str) -> AuthResult<Value> {
+        let mut tx = self.tx("open a session for an operator").await?;
+        let user = store::user_by_id(&mut tx, user_id)
+            .await?
+            .ok_or_else(|| AuthError::new(StatusCode::NOT_FOUND, "user_not_found", "User not found"))?;
+        let session = self.sign_in(&mut tx, &user, method, &Client::default()).await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
     /// The session body: a fresh access token for `session` plus the given refresh token and the user.
     pub async fn session_response(
         &self,

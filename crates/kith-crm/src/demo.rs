@@ -45,30 +45,6 @@ pub const OWNER_EMAIL: &str = "demo-owner@kith.example";
 /// The second demo user (a member).
 pub const MEMBER_EMAIL: &str = "demo-member@kith.example";
 
-/// Signs a user access token (HS256, role `authenticated`, issued by `issuer` — the auth service's
-/// `<site url>/auth/v1` — and valid `ttl_secs`) so the demo can be tried with curl right away. Operator tooling
-/// only: it needs the JWT secret.
-pub fn access_token(
-    secret: &[u8],
-    issuer: &str,
-    user_id: Uuid,
-    email: &str,
-    ttl_secs: i64,
-) -> Result<String, jsonwebtoken::errors::Error> {
-    let now = Utc::now().timestamp();
-    let claims = json!({
-        "iss": issuer,
-        "sub": user_id, "aud": "authenticated", "role": "authenticated", "email": email,
-        "iat": now, "exp": now + ttl_secs, "session_id": Uuid::new_v4(),
-        "app_metadata": {"provider": "email"}, "user_metadata": {}, "is_anonymous": false,
-    });
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret),
-    )
-}
-
 /// A tiny deterministic generator, so every demo database looks the same.
 struct Lcg(u64);
 

@@ -204,6 +204,7 @@ pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
     let db = Db::new(connections.pool.clone(), 2)?;
+    let (_, auth) = build_state(settings, db.clone(), &secret).await?;
     let mut users = Vec::new();
     for email in [demo::OWNER_EMAIL, demo::MEMBER_EMAIL] {
         let password = format!("demo-{:016x}", rand::random::<u64>());
@@ -229,8 +230,9 @@ pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow
             Some(password) => println!("  user {email}  password {password}"),
             None => println!("  user {email}  (already existed; password unchanged)"),
         }
-        let token = demo::access_token(secret.as_bytes(), &settings.auth.issuer(), *id, email, 24 * 3600)?;
-        println!("    access token (24 h): {token}");
+        let session = auth.open_session(*id, "password").await?;
+        let token = session["access_token"].as_str().unwrap_or_default();
+        println!("    access token ({} s): {token}", settings.auth.jwt_exp);
     }
     println!(
         "  try: curl -H \"Authorization: Bearer <token>\" \"{}/api/agents/contact-intelligence?workspace_id={}\"",

@@ -48,14 +48,8 @@ async fn the_demo_seed_shows_hot_and_cold_leads_and_a_week_of_events() {
     }
     let orgs = call(&app, "GET", "/api/organizations", &member.token, None, 200).await;
     assert_eq!(orgs[0]["role"], "member");
-    // The demo access token is accepted like any other.
-    let token = kith_crm::demo::access_token(
-        crate::helpers::SECRET.as_bytes(),
-        &app.issuer,
-        owner.id,
-        &owner.email,
-        60,
-    )
-    .unwrap();
+    // The session `kith seed --demo` opens for its users is a real one.
+    let session = app.auth.open_session(owner.id, "password").await.unwrap();
+    let token = session["access_token"].as_str().unwrap().to_owned();
     call(&app, "GET", "/api/organizations", &token, None, 200).await;
 }
