@@ -478,6 +478,15 @@ pub async fn current_user(state: &AuthState, tx: &mut CallerTx, headers: &Header
     })
 }
 
+/// The `data` of a request (user metadata): absent or null is `None`; anything but an object is 400.
+pub fn user_metadata(data: Option<Value>) -> AuthResult<Option<Value>> {
+    match data {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(Value::Object(map))),
+        Some(_) => Err(AuthError::validation("data must be an object")),
+    }
+}
+
 /// Lowercases and checks an email address (400 `email_address_invalid`).
 pub fn parse_email(email: &str) -> AuthResult<String> {
     let email = email.trim().to_lowercase();

@@ -2,7 +2,7 @@
 
 use crate::error::{AuthError, AuthResult};
 use crate::mailer::MailKind;
-use crate::service::{AuthJson, AuthState, current_user, parse_email};
+use crate::service::{AuthJson, AuthState, current_user, parse_email, user_metadata};
 use crate::store;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -41,11 +41,7 @@ pub(super) async fn update_user(
     if body.phone.is_some() {
         return Err(AuthError::phone_disabled());
     }
-    let data = match body.data {
-        None => None,
-        Some(Value::Object(map)) => Some(Value::Object(map)),
-        Some(_) => return Err(AuthError::validation("data must be an object")),
-    };
+    let data = user_metadata(body.data)?;
     let new_email = body.email.as_deref().map(parse_email).transpose()?;
     let new_hash = match body.password.as_deref() {
         Some(password) => Some(state.new_password_hash(password).await?),

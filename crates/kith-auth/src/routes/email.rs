@@ -4,7 +4,7 @@ use super::token::amr_method;
 use crate::error::{AuthError, AuthResult};
 use crate::mailer::MailKind;
 use crate::secrets;
-use crate::service::{AuthJson, AuthState, Client, parse_email};
+use crate::service::{AuthJson, AuthState, Client, parse_email, user_metadata};
 use crate::store::{self, User};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -83,14 +83,12 @@ pub(super) async fn otp(
     let email = parse_email(body.email.as_deref().unwrap_or_default())?;
     state.rate_limit("otp", &client, Some(&email)).await?;
     let pkce = state.pkce(body.code_challenge.as_deref(), body.code_challenge_method.as_deref())?;
+    let metadata = user_metadata(body.data)?;
     let mut tx = state.tx("magic link").await?;
     let user = match store::user_by_email(&mut tx, &email).await? {
         Some(user) => user,
         None if body.create_user.unwrap_or(true) && !state.settings().disable_signup => {
-            let metadata = match body.data {
-                Some(Value::Object(map)) => Value::Object(map),
-                _ => json!({}),
-            };
+            let metadata = metadata.unwrap_or_else(|| json!({}));
             let user = store::insert_user(&mut tx, &email, None, &metadata, false).await?;
             tracing::info!(user_id = %user.id, "user signed up by magic link");
             user

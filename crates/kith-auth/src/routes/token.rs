@@ -3,7 +3,7 @@
 use crate::error::{AuthError, AuthResult};
 use crate::mailer::MailKind;
 use crate::secrets::{self, PkceMethod};
-use crate::service::{AuthJson, AuthState, Client, current_user, parse_email};
+use crate::service::{AuthJson, AuthState, Client, current_user, parse_email, user_metadata};
 use crate::store::{self, User};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -66,11 +66,7 @@ pub(super) async fn signup(
         .filter(|p| !p.is_empty())
         .ok_or_else(|| AuthError::validation("Signup requires a valid password"))?;
     let pkce = state.pkce(body.code_challenge.as_deref(), body.code_challenge_method.as_deref())?;
-    let metadata = match body.data {
-        None | Some(Value::Null) => json!({}),
-        Some(Value::Object(map)) => Value::Object(map),
-        Some(_) => return Err(AuthError::validation("data must be an object")),
-    };
+    let metadata = user_metadata(body.data)?.unwrap_or_else(|| json!({}));
     let hash = state.new_password_hash(&password).await?;
 
     let mut tx = state.tx("sign up").await?;
