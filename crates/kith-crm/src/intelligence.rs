@@ -138,9 +138,32 @@ pub struct HotLeadsQuery {
     workspace_id: Option<String>,
     limit: Option<String>,
     min_score: Option<String>,
+    tier: Option<String>,
 }
 
-/// `GET /api/agents/contact-intelligence?workspace_id=&limit=&min_score=`.
+/// The tiers a Hot Leads panel shows unless asked otherwise: a cold contact is not a lead to call.
+const DEFAULT_TIERS: &str = "hot,warm";
+
+/// A comma-separated list of tiers (`hot`, `warm`, `cold`).
+fn tiers(raw: Option<&str>) -> Result<Vec<&str>, ApiError> {
+    let raw = raw.unwrap_or(DEFAULT_TIERS);
+    let mut tiers = Vec::new();
+    for tier in raw.split(',').map(str::trim) {
+        match tier {
+            "hot" | "warm" | "cold" => tiers.push(tier),
+            _ => {
+                return Err(ApiError::validation(
+                    "tier",
+                    "must be a comma-separated list of hot, warm and cold",
+                ));
+            }
+        }
+    }
+    Ok(tiers)
+}
+
+/// `GET /api/agents/contact-intelligence?workspace_id=&limit=&min_score=&tier=`: the best-scored contacts of the
+/// asked tiers (default hot and warm).
 pub async fn hot_leads(
     State(state): State<AppState>,
     user: AuthUser,
@@ -149,6 +172,7 @@ pub async fn hot_leads(
     let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
     let limit = input::int("limit", query.limit.as_deref(), 10, 1, 100)?;
     let min_score = input::int("min_score", query.min_score.as_deref(), 0, 0, 100)?;
+    let tiers = tiers(query.tier.as_deref())?;
     let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
     let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
     let now = Utc::now();
@@ -156,7 +180,7 @@ pub async fn hot_leads(
     tx.commit().await?;
     let leads: Vec<Lead> = leads
         .into_iter()
-        .filter(|l| i64::from(l.score) >= min_score)
+        .filter(|l| i64::from(l.score) >= min_score && tiers.contains(&l.tier))
         .take(limit as usize)
         .collect();
     Ok(Json(json!({

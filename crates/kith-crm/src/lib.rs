@@ -9,7 +9,6 @@ pub mod calendar;
 pub mod contacts;
 pub mod context;
 pub mod demo;
-pub mod ics;
 pub mod input;
 pub mod intelligence;
 pub mod openapi;

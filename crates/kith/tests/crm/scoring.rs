@@ -52,9 +52,10 @@ async fn recent_meetings_and_replies_make_a_hot_lead_and_silence_stays_cold() {
     .await;
     assert_eq!(stored["tier"], "hot", "{stored}");
 
+    // A Hot Leads panel lists hot and warm contacts only: the untouched contact is not a lead.
     let leads = call(&app, "GET", &intelligence, &acme.owner.token, None, 200).await;
     let list = leads["hot_leads"].as_array().unwrap();
-    assert_eq!(list.len(), 2);
+    assert_eq!(list.len(), 1, "{leads}");
     assert_eq!(list[0]["contact_id"], hot["id"]);
     assert_eq!(list[0]["tier"], "hot");
     assert!(list[0]["score"].as_i64().unwrap() >= 70);
@@ -65,15 +66,42 @@ async fn recent_meetings_and_replies_make_a_hot_lead_and_silence_stays_cold() {
     assert!(reasons.iter().any(|r| r["factor"] == "engagement.meeting"));
     assert!(reasons.iter().all(|r| r["detail"].is_string()));
     assert!(list[0]["last_interaction_at"].is_string());
+    // Asked for, the other tiers come too.
+    let every_tier = format!("{intelligence}&tier=hot,warm,cold");
+    let leads = call(&app, "GET", &every_tier, &acme.owner.token, None, 200).await;
+    let list = leads["hot_leads"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["contact_id"], hot["id"]);
     assert_eq!(list[1]["contact_id"], cold["id"]);
     assert_eq!(list[1]["tier"], "cold");
     assert_eq!(list[1]["last_interaction_at"], json!(null));
+    let leads = call(
+        &app,
+        "GET",
+        &format!("{intelligence}&tier=cold"),
+        &acme.owner.token,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(leads["hot_leads"].as_array().unwrap().len(), 1);
+    assert_eq!(leads["hot_leads"][0]["contact_id"], cold["id"]);
+    let body = call(
+        &app,
+        "GET",
+        &format!("{intelligence}&tier=lukewarm"),
+        &acme.owner.token,
+        None,
+        422,
+    )
+    .await;
+    assert_error(&body, "validation_failed", Some("tier"));
 
     // min_score and limit.
     let filtered = call(
         &app,
         "GET",
-        &format!("{intelligence}&min_score=50"),
+        &format!("{every_tier}&min_score=50"),
         &acme.owner.token,
         None,
         200,
@@ -83,7 +111,7 @@ async fn recent_meetings_and_replies_make_a_hot_lead_and_silence_stays_cold() {
     let limited = call(
         &app,
         "GET",
-        &format!("{intelligence}&limit=1"),
+        &format!("{every_tier}&limit=1"),
         &acme.owner.token,
         None,
         200,
