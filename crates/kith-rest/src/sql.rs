@@ -781,8 +781,8 @@ impl<'a> Builder<'a> {
     /// beyond the table's is needed). Without `missing=default` there is one group of every column.
     pub fn insert(&mut self, table: &Table, groups: &[InsertGroup<'_>], shape: &WriteShape) -> RestResult<String> {
         let target = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name));
-        // Whether an upsert inserted or updated a row is `xmax = 0` (a system column only tables have).
-        let track_inserted = shape.upsert.as_ref().is_some_and(|u| u.merge) && matches!(table.kind, 'r' | 'p');
+        // Whether an upsert inserted or updated a row is `xmax = 0` (a system column of plain tables).
+        let track_inserted = shape.upsert.as_ref().is_some_and(|u| u.merge) && table.kind == 'r';
         let mut returning = Self::returning(table, shape);
         if track_inserted {
             returning.push_str(", (\"t0\".xmax = 0) AS \"pgrst_inserted\"");
