@@ -437,6 +437,13 @@ test('computed fields are selected, filtered and ordered like columns, as their 
   ({ data, error } = await db.from('entries').select('label').eq('blurb_message', 'howdy'));
   assert.equal(error, null);
   assert.deepEqual(data, [{ label: 'range-mid' }]);
+  // In a write's filter and representation too.
+  ({ data, error } = await db.from('entries').update({ message: 'hello again' }).eq('blurb_message', 'hello').select('label, blurb_message'));
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(data, [{ label: 'range-low', blurb_message: 'hello' }]);
+  ({ data, error } = await db.from('entries').insert({ label: 'computed-new', message: 'fresh words' }).select('blurb_message'));
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(data, [{ blurb_message: 'fresh' }]);
   const anon = await client(kith).from('entries').select('label, blurb_message').limit(1);
   assert.equal(anon.status, 401);
   assert.equal(anon.error.code, '42501');
