@@ -23,6 +23,8 @@ pub enum MailKind {
     EmailChange,
     /// Join an organization.
     Invite,
+    /// A one-time code (nonce) that confirms a sensitive change of the signed-in user.
+    Reauthentication,
 }
 
 /// One message.
