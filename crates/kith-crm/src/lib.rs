@@ -14,6 +14,7 @@ pub mod intelligence;
 pub mod openapi;
 pub mod organizations;
 pub mod profile;
+pub mod rescore_job;
 pub mod scoring;
 pub mod workspaces;
 
