@@ -222,7 +222,10 @@ async fn writes_through_the_data_api_and_time_passing_are_caught_up_by_the_backg
     assert_eq!(kith_crm::rescore_job::rescore_due(&app.db, 500).await.unwrap(), 1);
     let every_tier = format!("{intelligence}&tier=hot,warm,cold");
     let leads = call(&app, "GET", &every_tier, &acme.owner.token, None, 200).await;
-    assert!(leads["hot_leads"][0]["score"].as_i64().unwrap() < fresh_score, "decayed: {leads}");
+    assert!(
+        leads["hot_leads"][0]["score"].as_i64().unwrap() < fresh_score,
+        "decayed: {leads}"
+    );
     // A score's freshness is reported.
     let generated_at = chrono::DateTime::parse_from_rfc3339(leads["generated_at"].as_str().unwrap()).unwrap();
     assert!(Utc::now() - generated_at.with_timezone(&Utc) < Duration::minutes(1));
