@@ -64,7 +64,7 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
     let secret = settings.jwt_secret()?;
     let db = Db::new(connections.pool.clone(), settings.pool_size)?;
     let (state, auth) = build_state(settings, db, &secret).await?;
-    let router = app::router(state, &auth, &settings.rest, &settings.http);
+    let router = app::router(state, &auth, &settings.rest, &settings.http)?;
 
     let listener = TcpListener::bind(settings.bind)
         .await

@@ -166,7 +166,8 @@ impl TestApp {
             &auth_state,
             &kith_rest::RestConfig::default(),
             &HttpSettings::default(),
-        );
+        )
+        .unwrap();
         tokio::spawn(async move {
             axum::serve(
                 listener,

@@ -1,0 +1,128 @@
+//! Kith's web layer: the public site (docs, blog, API reference, changelog…), browser sign-in with cookie
+//! sessions and CSRF protection, and the signed-in shell, rendered on the server from askama templates that
+//! escape by default. Pages need no JavaScript; the Content-Security-Policy allows scripts from this origin only.
+//!
+//! A signed-in page builds its [`kith_db::Caller`] from the cookie session (through the auth service) and reaches
+//! data only through `begin_as`, exactly like `/api`. The cookie is never a credential for `/api`, `/auth/v1` or
+//! `/rest/v1`: those routers never read it.
+
+pub mod api_reference;
+pub mod assets;
+pub mod content;
+pub mod errors;
+pub mod markdown;
+mod pages;
+mod render;
+
+pub use content::Site;
+pub use render::Chrome;
+
+use axum::Router;
+use axum::routing::get;
+use std::sync::Arc;
+
+/// What the web layer is configured with.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Public URL of the site (links in the feed, the origin unsafe requests must come from).
+    pub site_url: url::Url,
+}
+
+/// The web layer's state.
+#[derive(Debug, Clone)]
+pub struct WebState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: WebSettings,
+    site: Site,
+    api: api_reference::ApiReference,
+}
+
+impl WebState {
+    /// Loads and renders the site's content once.
+    pub fn new(settings: WebSettings) -> Result<Self, String> {
+        let site = Site::load()?;
+        let api = api_reference::ApiReference::from_openapi(&kith_crm::openapi::build());
+        Ok(WebState {
+            inner: Arc::new(Inner { settings, site, api }),
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &WebSettings {
+        &self.inner.settings
+    }
+
+    /// The rendered content.
+    pub fn site(&self) -> &Site {
+        &self.inner.site
+    }
+
+    /// The API reference.
+    pub fn api(&self) -> &api_reference::ApiReference {
+        &self.inner.api
+    }
+}
+
+/// Every page route, with its own state; merge the result into the application router and install
+/// [`fallback`] as its fallback.
+pub fn routes<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/docs", get(pages::docs_index))
+        .route("/docs/{slug}", get(pages::doc))
+        .route("/blog", get(pages::blog_index))
+        .route("/blog/feed.xml", get(pages::feed))
+        .route("/blog/{slug}", get(pages::post))
+        .route("/api", get(pages::api_reference))
+        .route("/changelog", get(pages::changelog))
+        .route("/support", get(pages::support))
+        .route("/integrations", get(pages::integrations))
+        .route("/privacy", get(pages::privacy))
+        .route("/terms", get(pages::terms))
+        .route("/assets/{hash}/{name}", get(assets::serve))
+        .layer(axum::middleware::from_fn(render::html_headers))
+        .with_state(state)
+}
+
+/// Paths that belong to the JSON services: their unknown routes stay JSON 404s, never the HTML page.
+pub fn is_api_path(path: &str) -> bool {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    path.starts_with("/api/") || under("/auth/v1") || under("/rest/v1") || under("/health") || under("/ready")
+}
+
+/// The fallback of the whole application: the HTML 404 page, except under the JSON services, whose unknown
+/// routes get an empty 404 that the middleware turns into their JSON error.
+pub async fn fallback(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if is_api_path(uri.path()) {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    render::with_html_headers(errors::not_found_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_paths_are_recognized() {
+        for path in [
+            "/api/profile",
+            "/api/",
+            "/auth/v1",
+            "/auth/v1/x",
+            "/rest/v1/t",
+            "/health",
+            "/ready",
+        ] {
+            assert!(is_api_path(path), "{path}");
+        }
+        for path in ["/api", "/apis", "/", "/docs", "/healthz", "/readyness", "/auth/v10"] {
+            assert!(!is_api_path(path), "{path}");
+        }
+    }
+}
