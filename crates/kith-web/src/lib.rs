@@ -8,17 +8,23 @@
 
 pub mod api_reference;
 pub mod assets;
+mod auth_pages;
 pub mod content;
+mod dashboard;
 pub mod errors;
 pub mod markdown;
 mod pages;
 mod render;
+pub mod session;
 
 pub use content::Site;
 pub use render::Chrome;
 
 use axum::Router;
 use axum::routing::get;
+use kith_auth::AuthState;
+use kith_db::Db;
+use session::CookieNames;
 use std::sync::Arc;
 
 /// What the web layer is configured with.
@@ -39,16 +45,50 @@ struct Inner {
     settings: WebSettings,
     site: Site,
     api: api_reference::ApiReference,
+    auth: AuthState,
+    db: Db,
+    cookies: CookieNames,
 }
 
 impl WebState {
-    /// Loads and renders the site's content once.
-    pub fn new(settings: WebSettings) -> Result<Self, String> {
+    /// Loads and renders the site's content once; sessions go through `auth`, data through `db.begin_as`.
+    pub fn new(settings: WebSettings, auth: AuthState, db: Db) -> Result<Self, String> {
         let site = Site::load()?;
         let api = api_reference::ApiReference::from_openapi(&kith_crm::openapi::build());
+        let cookies = CookieNames::for_site(&settings.site_url);
         Ok(WebState {
-            inner: Arc::new(Inner { settings, site, api }),
+            inner: Arc::new(Inner {
+                settings,
+                site,
+                api,
+                auth,
+                db,
+                cookies,
+            }),
         })
+    }
+
+    /// The auth service (browser sessions, passwords, rate limits).
+    pub fn auth(&self) -> &AuthState {
+        &self.inner.auth
+    }
+
+    /// The request pool: tenant data only through `begin_as(&caller)`.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The cookie names of this site.
+    pub fn cookies(&self) -> &CookieNames {
+        &self.inner.cookies
+    }
+
+    /// Where mailed links for this browser come back to.
+    pub fn callback_url(&self) -> String {
+        format!(
+            "{}/auth/callback",
+            self.inner.settings.site_url.as_str().trim_end_matches('/')
+        )
     }
 
     /// The settings.
@@ -84,8 +124,36 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route("/privacy", get(pages::privacy))
         .route("/terms", get(pages::terms))
         .route("/assets/{hash}/{name}", get(assets::serve))
+        .route("/login", get(auth_pages::login_form).post(auth_pages::login))
+        .route("/signup", get(auth_pages::signup_form).post(auth_pages::signup))
+        .route("/logout", get(auth_pages::logout_form).post(auth_pages::logout))
+        .route(
+            "/forgot-password",
+            get(auth_pages::forgot_form).post(auth_pages::forgot),
+        )
+        .route("/auth/callback", get(auth_pages::callback))
+        .route("/reset-password", get(auth_pages::reset_form).post(auth_pages::reset))
+        .route(
+            "/invitations/{token}",
+            get(auth_pages::invitation_form).post(auth_pages::accept_invitation),
+        )
+        .route("/dashboard", get(dashboard::dashboard))
+        .route("/dashboard/{*rest}", get(dashboard::dashboard))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::same_origin_only,
+        ))
         .layer(axum::middleware::from_fn(render::html_headers))
         .with_state(state)
+}
+
+async fn method_not_allowed() -> axum::response::Response {
+    errors::error_page(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        "This page cannot be used that way.",
+    )
 }
 
 /// Paths that belong to the JSON services: their unknown routes stay JSON 404s, never the HTML page.

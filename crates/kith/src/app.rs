@@ -12,9 +12,13 @@ use std::sync::Arc;
 /// The whole HTTP surface: health checks, auth (`/auth/v1`), the CRM API (`/api`), the data API (`/rest/v1`)
 /// and, for every other path, the web pages (whose 404 page is the fallback outside the JSON services).
 pub fn router(state: AppState, auth: &AuthState, rest: &RestConfig, http: &HttpSettings) -> anyhow::Result<Router> {
-    let web = WebState::new(WebSettings {
-        site_url: auth.settings().site_url.clone(),
-    })
+    let web = WebState::new(
+        WebSettings {
+            site_url: auth.settings().site_url.clone(),
+        },
+        auth.clone(),
+        state.db.clone(),
+    )
     .map_err(|err| anyhow::anyhow!("the site's content cannot be loaded: {err}"))?;
     let routes = Router::new()
         .merge(kith_http::ops::routes())

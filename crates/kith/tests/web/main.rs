@@ -2,9 +2,12 @@
 //! services' own 404s, and (with sessions) sign-in, CSRF and the signed-in shell. Each test gets a fresh database
 //! (see ../api/helpers.rs).
 
+mod browser;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod html;
 
 mod crawl;
+mod security;
+mod sessions;
 mod site;
