@@ -119,7 +119,8 @@ pub fn render(source: &str) -> String {
     }
     let mut out = String::with_capacity(source.len() * 3 / 2);
     html::push_html(&mut out, events.into_iter());
-    out
+    // A code block may scroll sideways: keyboard users need to be able to focus it to scroll it.
+    out.replace("<pre>", "<pre tabindex=\"0\">")
 }
 
 /// A lowercase, hyphenated id made of a heading's letters and digits.

@@ -234,6 +234,8 @@ pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow
         let token = session["access_token"].as_str().unwrap_or_default();
         println!("    access token ({} s): {token}", settings.auth.jwt_exp);
     }
+    let site = settings.site_url.as_str().trim_end_matches('/');
+    println!("open {site}/login in a browser and sign in as one of the users above (Email and Password)");
     println!(
         "  try: curl -H \"Authorization: Bearer <token>\" \"{}/api/agents/contact-intelligence?workspace_id={}\"",
         settings.site_url.as_str().trim_end_matches('/'),

@@ -145,7 +145,7 @@ async fn the_api_reference_lists_every_operation_of_the_served_document() {
         }
     }
     assert!(operations > 10);
-    assert_eq!(html.matches("<pre><code>curl ").count(), operations);
+    assert_eq!(html.matches("<pre tabindex=\"0\"><code>curl ").count(), operations);
 }
 
 #[tokio::test]
