@@ -105,6 +105,15 @@ pub fn settings_table_markdown() -> &'static str {
     &section[body_start..end]
 }
 
+/// The environment names in the first column of the README's settings table.
+pub fn settings_names() -> Vec<&'static str> {
+    settings_table_markdown()
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .collect()
+}
+
 impl Site {
     /// Loads and renders every content file. A file that cannot be read is an error naming it (a test loads
     /// the site, so a broken file fails the build's tests rather than a running server).
@@ -150,7 +159,14 @@ impl Site {
             .sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.slug.cmp(&b.slug)));
         site.posts
             .sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.slug.cmp(&b.slug)));
-        if let Some(config) = site.docs.iter_mut().find(|d| d.slug == "configuration") {
+        // The configuration doc lists every setting: when its own text misses one the README's table has (a
+        // setting added since it was written), the README's table is appended (a test checks the page against
+        // the settings code).
+        if let Some(config) = site.docs.iter_mut().find(|d| d.slug == "configuration")
+            && settings_names()
+                .iter()
+                .any(|name| !config.html.contains(&format!("<code>{name}</code>")))
+        {
             config.html.push_str("<h2 id=\"every-setting\">Every setting</h2>\n");
             config.html.push_str(&markdown::render(settings_table_markdown()));
         }
@@ -206,5 +222,10 @@ mod tests {
         let table = settings_table_markdown();
         assert!(table.contains("| `KITH_BIND`"), "{table}");
         assert!(!table.contains("### "), "{table}");
+        let names = settings_names();
+        assert!(
+            names.contains(&"KITH_BIND") && names.contains(&"DATABASE_URL"),
+            "{names:?}"
+        );
     }
 }
