@@ -4,6 +4,7 @@ use crate::WebState;
 use crate::content::Doc;
 use crate::errors::not_found_response;
 use crate::render::{Chrome, page};
+use crate::session::SessionHint;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -89,7 +90,7 @@ fn article(chrome: Chrome, body: &str) -> Article {
 }
 
 /// `GET /`.
-pub async fn home(State(state): State<WebState>) -> Response {
+pub async fn home(State(state): State<WebState>, hint: SessionHint) -> Response {
     let home = state.site().page("home");
     let lead = home.map_or_else(
         || {
@@ -99,7 +100,7 @@ pub async fn home(State(state): State<WebState>) -> Response {
         |d| d.summary.clone(),
     );
     let template = Home {
-        chrome: Chrome::new(
+        chrome: hint.chrome(
             home.map_or("Kith: every request runs as its caller", |d| d.title.as_str()),
             lead.clone(),
             "",
@@ -130,7 +131,7 @@ fn docs_sidebar(state: &WebState, current: &str) -> Vec<Link> {
 }
 
 /// `GET /docs`.
-pub async fn docs_index(State(state): State<WebState>) -> Response {
+pub async fn docs_index(State(state): State<WebState>, hint: SessionHint) -> Response {
     let items = state
         .site()
         .docs
@@ -143,7 +144,7 @@ pub async fn docs_index(State(state): State<WebState>) -> Response {
         })
         .collect();
     let template = Listing {
-        chrome: Chrome::new(
+        chrome: hint.chrome(
             "Documentation",
             "How to install, configure, secure and operate Kith, and how to call it.",
             "docs",
@@ -157,11 +158,11 @@ pub async fn docs_index(State(state): State<WebState>) -> Response {
 }
 
 /// `GET /docs/{slug}`.
-pub async fn doc(State(state): State<WebState>, Path(slug): Path<String>) -> Response {
+pub async fn doc(State(state): State<WebState>, hint: SessionHint, Path(slug): Path<String>) -> Response {
     let Some(doc) = state.site().doc(&slug) else {
         return not_found_response();
     };
-    let mut template = article(Chrome::new(&doc.title, &doc.summary, "docs"), &doc.html);
+    let mut template = article(hint.chrome(&doc.title, &doc.summary, "docs"), &doc.html);
     template.sidebar = docs_sidebar(&state, &doc.slug);
     template.sidebar_label = "Documentation";
     page(StatusCode::OK, &template)
@@ -176,7 +177,7 @@ fn byline(post: &Doc) -> String {
 }
 
 /// `GET /blog`.
-pub async fn blog_index(State(state): State<WebState>) -> Response {
+pub async fn blog_index(State(state): State<WebState>, hint: SessionHint) -> Response {
     let items = state
         .site()
         .posts
@@ -189,7 +190,7 @@ pub async fn blog_index(State(state): State<WebState>) -> Response {
         })
         .collect();
     let template = Listing {
-        chrome: Chrome::new(
+        chrome: hint.chrome(
             "Blog",
             "Notes from the Kith team on multi-tenant security, PostgreSQL and running Kith.",
             "blog",
@@ -202,11 +203,11 @@ pub async fn blog_index(State(state): State<WebState>) -> Response {
 }
 
 /// `GET /blog/{slug}`.
-pub async fn post(State(state): State<WebState>, Path(slug): Path<String>) -> Response {
+pub async fn post(State(state): State<WebState>, hint: SessionHint, Path(slug): Path<String>) -> Response {
     let Some(post) = state.site().post(&slug) else {
         return not_found_response();
     };
-    let mut template = article(Chrome::new(&post.title, &post.summary, "blog"), &post.html);
+    let mut template = article(hint.chrome(&post.title, &post.summary, "blog"), &post.html);
     template.byline = byline(post);
     page(StatusCode::OK, &template)
 }
@@ -252,10 +253,10 @@ pub async fn feed(State(state): State<WebState>) -> Response {
 }
 
 /// `GET /api`.
-pub async fn api_reference(State(state): State<WebState>) -> Response {
+pub async fn api_reference(State(state): State<WebState>, hint: SessionHint) -> Response {
     let api = state.api();
     let template = ApiPage {
-        chrome: Chrome::new(
+        chrome: hint.chrome(
             "API reference",
             "Every route of Kith's CRM API, with parameters, responses, error codes and a curl example.",
             "api",
@@ -268,40 +269,40 @@ pub async fn api_reference(State(state): State<WebState>) -> Response {
 }
 
 /// `GET /changelog`.
-pub async fn changelog(State(state): State<WebState>) -> Response {
+pub async fn changelog(State(state): State<WebState>, hint: SessionHint) -> Response {
     let template = article(
-        Chrome::new("Changelog", "What changed in Kith, per capability.", ""),
+        hint.chrome("Changelog", "What changed in Kith, per capability.", ""),
         &state.site().changelog,
     );
     page(StatusCode::OK, &template)
 }
 
-fn content_page(state: &WebState, name: &str, section: &'static str) -> Response {
+fn content_page(state: &WebState, hint: SessionHint, name: &str, section: &'static str) -> Response {
     let Some(doc) = state.site().page(name) else {
         return not_found_response();
     };
     page(
         StatusCode::OK,
-        &article(Chrome::new(&doc.title, &doc.summary, section), &doc.html),
+        &article(hint.chrome(&doc.title, &doc.summary, section), &doc.html),
     )
 }
 
 /// `GET /support`.
-pub async fn support(State(state): State<WebState>) -> Response {
-    content_page(&state, "support", "support")
+pub async fn support(State(state): State<WebState>, hint: SessionHint) -> Response {
+    content_page(&state, hint, "support", "support")
 }
 
 /// `GET /integrations`.
-pub async fn integrations(State(state): State<WebState>) -> Response {
-    content_page(&state, "integrations", "integrations")
+pub async fn integrations(State(state): State<WebState>, hint: SessionHint) -> Response {
+    content_page(&state, hint, "integrations", "integrations")
 }
 
 /// `GET /privacy`.
-pub async fn privacy(State(state): State<WebState>) -> Response {
-    content_page(&state, "privacy", "")
+pub async fn privacy(State(state): State<WebState>, hint: SessionHint) -> Response {
+    content_page(&state, hint, "privacy", "")
 }
 
 /// `GET /terms`.
-pub async fn terms(State(state): State<WebState>) -> Response {
-    content_page(&state, "terms", "")
+pub async fn terms(State(state): State<WebState>, hint: SessionHint) -> Response {
+    content_page(&state, hint, "terms", "")
 }

@@ -29,6 +29,8 @@ pub struct Chrome {
     pub user_email: Option<String>,
     /// The CSRF token of the visitor's forms.
     pub csrf: String,
+    /// A public page seen with a session cookie: the header links to the dashboard.
+    pub maybe_signed_in: bool,
     /// Kith's version.
     pub version: &'static str,
 }
@@ -44,6 +46,7 @@ impl Chrome {
             icon: crate::assets::url("icon.svg"),
             user_email: None,
             csrf: String::new(),
+            maybe_signed_in: false,
             version: env!("CARGO_PKG_VERSION"),
         }
     }

@@ -157,6 +157,33 @@ impl FromRequestParts<WebState> for Visitor {
     }
 }
 
+/// Whether the request carries a session cookie at all (not checked: public pages skip the database). The header
+/// then offers the dashboard instead of signing in; a dead cookie is cleared when the dashboard checks it.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionHint(pub bool);
+
+impl FromRequestParts<WebState> for SessionHint {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
+        Ok(SessionHint(cookie(&parts.headers, state.cookies().session).is_some()))
+    }
+}
+
+impl SessionHint {
+    /// The chrome of a public page for this visitor.
+    pub fn chrome(
+        self,
+        title: impl Into<String>,
+        description: impl Into<String>,
+        section: &'static str,
+    ) -> crate::render::Chrome {
+        let mut chrome = crate::render::Chrome::new(title, description, section);
+        chrome.maybe_signed_in = self.0;
+        chrome
+    }
+}
+
 /// The page answered when the database cannot be reached.
 pub fn unavailable() -> Response {
     let mut response = error_page(

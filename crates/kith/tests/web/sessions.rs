@@ -41,8 +41,16 @@ async fn sign_up_sign_out_and_sign_in_again() {
         "the session id must never appear in a page"
     );
 
+    let home = browser.get("/").await.body;
+    assert!(
+        home.contains("class=\"button\">Dashboard</a>"),
+        "signed in, the header offers the dashboard"
+    );
+
     let out = browser.sign_out().await;
     assert_eq!(out.status, 303);
+    let home = browser.get("/").await.body;
+    assert!(home.contains(">Sign in</a>") && !home.contains(">Dashboard</a>"));
     assert!(browser.session().is_none(), "sign-out clears the cookie");
     let redirected = browser.get("/dashboard/overview").await;
     assert_eq!(redirected.status, 303);
