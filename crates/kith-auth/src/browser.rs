@@ -26,6 +26,8 @@ pub struct NewBrowserSession {
     pub id: String,
     /// Its user.
     pub user_id: Uuid,
+    /// Opened by a password-recovery link.
+    pub recovery: bool,
 }
 
 /// A live browser session, checked on this request.
@@ -83,7 +85,11 @@ impl AuthState {
         )
         .await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, method, "browser signed in");
-        Ok(NewBrowserSession { id, user_id: user.id })
+        Ok(NewBrowserSession {
+            id,
+            user_id: user.id,
+            recovery: method == "recovery",
+        })
     }
 
     /// Ends the browser session `id` (and its auth session) inside `tx`, if it exists.

@@ -391,9 +391,10 @@ pub async fn callback(State(state): State<WebState>, mut visitor: Visitor, Query
     };
     match result {
         Ok(session) => {
-            let target = match state.auth().browser_session(&session.id).await {
-                Ok(Some(s)) if s.recovery => "/reset-password",
-                _ => "/dashboard/overview",
+            let target = if session.recovery {
+                "/reset-password"
+            } else {
+                "/dashboard/overview"
             };
             signed_in(&visitor, &session, target)
         }
