@@ -1,5 +1,5 @@
 # Headless Chromium for the end-to-end suite: Debian's chromium-headless-shell, installed with apt-get when
-# missing; exports CHROMIUM_BIN. The suite drives it with npm playwright-core, which needs Node.js 20 or newer.
+# missing (with one font package, so pages render text); exports CHROMIUM_BIN. The suite drives it with npm playwright-core, which needs Node.js 20 or newer.
 # Sourced.
 ensure_chromium() {
   local major
@@ -15,7 +15,7 @@ ensure_chromium() {
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium-headless-shell >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium-headless-shell fonts-dejavu-core >/dev/null
     CHROMIUM_BIN=$(command -v chromium-headless-shell)
   fi
   export CHROMIUM_BIN
