@@ -1,6 +1,6 @@
 # Headless Chromium for the end-to-end suite: Debian's chromium-headless-shell, installed with apt-get when
-# missing (with one font package, so pages render text); exports CHROMIUM_BIN. The suite drives it with npm playwright-core, which needs Node.js 20 or newer.
-# Sourced.
+# missing (with one font package, so pages render text); exports CHROMIUM_BIN. The suite drives it with npm
+# playwright-core, which needs Node.js 20 or newer. Sourced.
 ensure_chromium() {
   local major
   major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
