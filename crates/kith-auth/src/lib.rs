@@ -4,7 +4,9 @@
 //!
 //! Accounts live in the `auth` schema, which only this crate writes, through the privileged handle.
 
+pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod mailer;

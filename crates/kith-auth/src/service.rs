@@ -240,6 +240,32 @@ impl AuthState {
         flow_state: Option<Uuid>,
         redirect_to: Option<&str>,
     ) -> AuthResult<Mail> {
+        let issued = self.issue_link(tx, user_id, kind, to, flow_state, redirect_to).await?;
+        Ok(Mail {
+            to: to.to_owned(),
+            subject: issued.subject.to_owned(),
+            text: format!(
+                "{}: follow this link\n\n{}\n\nor enter the code {}.\n",
+                issued.subject, issued.link, issued.code
+            ),
+            kind,
+            link: issued.link.to_string(),
+            code: Some(issued.code),
+        })
+    }
+
+    /// Creates an emailed one-time token in `tx` (replacing the user's earlier one of its kind) and returns the
+    /// link, the link token (what `/verify` takes as `token_hash`) and the six-digit code bound to `to`. Sends
+    /// nothing: [`link_mail`](Self::link_mail) wraps it in a message; the admin API returns it.
+    pub async fn issue_link(
+        &self,
+        tx: &mut CallerTx,
+        user_id: Uuid,
+        kind: MailKind,
+        to: &str,
+        flow_state: Option<Uuid>,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<IssuedLink> {
         let (token_type, verify_type, subject) = match kind {
             MailKind::Confirmation => ("confirmation_token", "signup", "Confirm your email"),
             MailKind::Recovery => ("recovery_token", "recovery", "Reset your password"),
@@ -275,13 +301,13 @@ impl AuthState {
             .append_pair("token", &link_token)
             .append_pair("type", verify_type)
             .append_pair("redirect_to", redirect.as_str());
-        Ok(Mail {
-            to: to.to_owned(),
-            subject: subject.to_owned(),
-            text: format!("{subject}: follow this link\n\n{link}\n\nor enter the code {code}.\n"),
-            kind,
-            link: link.to_string(),
-            code: Some(code),
+        Ok(IssuedLink {
+            link,
+            token: link_token,
+            code,
+            verify_type,
+            subject,
+            redirect_to: redirect,
         })
     }
 
@@ -342,6 +368,23 @@ impl AuthState {
             method,
         }))
     }
+}
+
+/// A one-time token just created: what a mail carries, or what the admin API hands back.
+#[derive(Debug, Clone)]
+pub struct IssuedLink {
+    /// `<site>/auth/v1/verify?token=…&type=…&redirect_to=…`.
+    pub link: url::Url,
+    /// The link token (`/verify` accepts it as `token_hash`).
+    pub token: String,
+    /// The six-digit code.
+    pub code: String,
+    /// The `/verify` type of the link.
+    pub verify_type: &'static str,
+    /// The mail's subject.
+    pub subject: &'static str,
+    /// Where the link leads after verification.
+    pub redirect_to: url::Url,
 }
 
 /// A PKCE challenge sent with a request.
