@@ -415,6 +415,8 @@ pub async fn delete_user(tx: &mut CallerTx, user: &User, soft: bool, actor: &Act
             .await?;
         tx.query("delete from auth.one_time_tokens where user_id = $1", &[&user.id])
             .await?;
+        tx.query("delete from auth.mfa_factors where user_id = $1", &[&user.id])
+            .await?;
         store::delete_sessions(tx, user.id, None, None).await?;
     } else {
         tx.query("delete from auth.users where id = $1", &[&user.id]).await?;

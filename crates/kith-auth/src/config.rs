@@ -48,6 +48,9 @@ pub struct AuthSettings {
     pub otp_expiry: Duration,
     /// How long a PKCE authorization code stays valid once issued.
     pub flow_state_expiry: Duration,
+    /// Key material for encrypting MFA secrets at rest (`KITH_MFA_ENCRYPTION_KEY`); without it, a key derived
+    /// from the JWT secret with HKDF.
+    pub mfa_encryption_key: Option<String>,
 }
 
 impl AuthSettings {
@@ -73,6 +76,7 @@ impl AuthSettings {
             outbox_dir: data_dir.join("outbox"),
             otp_expiry: Duration::from_secs(3600),
             flow_state_expiry: Duration::from_secs(600),
+            mfa_encryption_key: None,
         }
     }
 

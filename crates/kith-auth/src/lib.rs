@@ -10,6 +10,7 @@ pub mod audit;
 pub mod config;
 pub mod error;
 pub mod mailer;
+pub mod mfa;
 pub mod password;
 mod rate_limit;
 mod routes;

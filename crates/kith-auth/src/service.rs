@@ -4,6 +4,7 @@
 use crate::config::AuthSettings;
 use crate::error::{AuthError, AuthResult};
 use crate::mailer::{Mail, MailKind, Mailer};
+use crate::mfa::SecretBox;
 use crate::password;
 use crate::secrets::{self, PkceMethod};
 use crate::signing::Signer;
@@ -34,6 +35,8 @@ struct Inner {
     mailer: Mailer,
     /// Verified against when the email is unknown, so a wrong email costs what a wrong password does.
     dummy_hash: String,
+    /// Encrypts MFA secrets at rest.
+    mfa_box: SecretBox,
 }
 
 impl AuthState {
@@ -46,6 +49,11 @@ impl AuthState {
         mailer: Mailer,
     ) -> Result<Self, password::PasswordError> {
         let dummy_hash = password::hash(secrets::random_token()).await?;
+        let mfa_key = match &settings.mfa_encryption_key {
+            Some(material) => crate::mfa::derive_key(material.as_bytes()),
+            None => signer.derived_key(),
+        };
+        let mfa_box = SecretBox::new(&mfa_key);
         Ok(AuthState {
             inner: Arc::new(Inner {
                 db,
@@ -54,6 +62,7 @@ impl AuthState {
                 settings,
                 mailer,
                 dummy_hash,
+                mfa_box,
             }),
         })
     }
@@ -76,6 +85,11 @@ impl AuthState {
     /// The mailer (shared with other services that send mail, such as invitations).
     pub fn mailer(&self) -> &Mailer {
         &self.inner.mailer
+    }
+
+    /// Encrypts and decrypts MFA secrets.
+    pub fn mfa_box(&self) -> &SecretBox {
+        &self.inner.mfa_box
     }
 
     /// The signer.
@@ -178,17 +192,22 @@ impl AuthState {
             .signer
             .sign(&claims)
             .map_err(|err| AuthError::unexpected(&err))?;
-        let identities = store::identities(tx, user.id).await?;
+        let user_json = self.user_json(tx, user).await?;
         Ok(json!({
             "access_token": access, "token_type": "bearer", "expires_in": expires_in, "expires_at": now + expires_in,
-            "refresh_token": refresh, "user": user.to_json(&identities),
+            "refresh_token": refresh, "user": user_json,
         }))
     }
 
-    /// The user as JSON, with identities.
+    /// The user as JSON, with identities, and factors when there are any (as Supabase Auth omits an empty list).
     pub async fn user_json(&self, tx: &mut CallerTx, user: &User) -> AuthResult<Value> {
         let identities = store::identities(tx, user.id).await?;
-        Ok(user.to_json(&identities))
+        let mut body = user.to_json(&identities);
+        let factors = store::factors(tx, user.id).await?;
+        if !factors.is_empty() {
+            body["factors"] = Value::Array(factors);
+        }
+        Ok(body)
     }
 
     /// Counts a request against the per-IP and per-email limits of `endpoint`.

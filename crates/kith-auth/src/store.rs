@@ -145,6 +145,20 @@ pub async fn identities(tx: &mut CallerTx, user_id: Uuid) -> Result<Vec<Value>, 
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The user's MFA factors as Supabase Auth serializes them (never the secret).
+pub async fn factors(tx: &mut CallerTx, user_id: Uuid) -> Result<Vec<Value>, DbError> {
+    let rows = tx
+        .query(
+            "select jsonb_strip_nulls(jsonb_build_object('id', id, 'friendly_name', nullif(friendly_name, ''),
+                    'factor_type', factor_type, 'status', status, 'created_at', created_at,
+                    'updated_at', updated_at)) || jsonb_build_object('last_challenged_at', last_challenged_at)
+             from auth.mfa_factors where user_id = $1 order by created_at, id",
+            &[&user_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Inserts an email user with its `email` identity; `confirmed` sets `email_confirmed_at`.
 pub async fn insert_user(
     tx: &mut CallerTx,

@@ -102,6 +102,9 @@ pub struct AuthArgs {
     /// Sender of auth mail [default: Kith <no-reply@kith.localhost>].
     #[arg(long, env = "KITH_SMTP_FROM", global = true)]
     pub smtp_from: Option<String>,
+    /// Key material (32+ characters) for encrypting MFA secrets at rest [default: derived from the JWT secret].
+    #[arg(long, env = "KITH_MFA_ENCRYPTION_KEY", global = true, hide_env_values = true)]
+    pub mfa_encryption_key: Option<String>,
 }
 
 /// Kith's commands.

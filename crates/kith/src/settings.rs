@@ -111,6 +111,7 @@ struct FileSettings {
     jwt_exp: Option<u32>,
     smtp_url: Option<String>,
     smtp_from: Option<String>,
+    mfa_encryption_key: Option<String>,
     rest_schemas: Option<String>,
     rest_max_rows: Option<u32>,
     rest_statement_timeout_ms: Option<u32>,
@@ -376,6 +377,10 @@ fn auth_settings(
     }
     if let Some(from) = text(&args.smtp_from, file.smtp_from.clone()) {
         auth.mail_from = from;
+    }
+    if let Some(key) = text(&args.mfa_encryption_key, file.mfa_encryption_key.clone()) {
+        check_secret(&key).map_err(|problem| invalid("KITH_MFA_ENCRYPTION_KEY", problem))?;
+        auth.mfa_encryption_key = Some(key);
     }
     Ok(auth)
 }

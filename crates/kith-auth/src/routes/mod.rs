@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod disabled;
 mod email;
+mod factors;
 mod meta;
 mod token;
 
@@ -32,6 +33,15 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: AuthState) -> Router<S> {
             "/auth/v1/admin/users/{id}",
             get(admin::get_user).put(admin::update_user).delete(admin::delete_user),
         )
+        .route("/auth/v1/admin/users/{id}/factors", get(factors::admin_list))
+        .route(
+            "/auth/v1/admin/users/{id}/factors/{factor_id}",
+            axum::routing::delete(factors::admin_delete),
+        )
+        .route("/auth/v1/factors", post(factors::enroll))
+        .route("/auth/v1/factors/{id}", axum::routing::delete(factors::unenroll))
+        .route("/auth/v1/factors/{id}/challenge", post(factors::challenge))
+        .route("/auth/v1/factors/{id}/verify", post(factors::verify))
         .route("/auth/v1/admin/generate_link", post(admin::generate_link))
         .route("/auth/v1/invite", post(admin::invite))
         .route("/auth/v1/settings", get(meta::settings))

@@ -9,5 +9,6 @@ mod auth;
 mod caller_scope;
 mod embedded;
 mod http_basics;
+mod mfa;
 mod profile;
 mod tokens;
