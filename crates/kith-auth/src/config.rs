@@ -28,6 +28,8 @@ pub struct AuthSettings {
     pub autoconfirm: bool,
     /// Whether sign-up is closed.
     pub disable_signup: bool,
+    /// Whether anonymous sign-ins (`signInAnonymously`) are allowed.
+    pub anonymous: bool,
     /// Shortest accepted password, in characters.
     pub min_password_length: usize,
     /// How long after a refresh token's rotation presenting it again still gets a fresh token.
@@ -62,6 +64,7 @@ impl AuthSettings {
             jwt_exp: 3600,
             autoconfirm: true,
             disable_signup: false,
+            anonymous: false,
             min_password_length: 8,
             refresh_reuse_interval: Duration::from_secs(10),
             allow_plain_pkce: false,

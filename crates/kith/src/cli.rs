@@ -72,6 +72,9 @@ pub struct AuthArgs {
     /// Refuse new sign-ups [default: false].
     #[arg(long, env = "KITH_AUTH_DISABLE_SIGNUP", global = true)]
     pub auth_disable_signup: Option<String>,
+    /// Allow anonymous sign-ins (POST /signup without email or phone) [default: false].
+    #[arg(long, env = "KITH_AUTH_ANONYMOUS", global = true)]
+    pub auth_anonymous: Option<String>,
     /// Shortest accepted password [default: 8].
     #[arg(long, env = "KITH_AUTH_MIN_PASSWORD_LENGTH", global = true)]
     pub auth_min_password_length: Option<String>,

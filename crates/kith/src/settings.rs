@@ -101,6 +101,7 @@ struct FileSettings {
     pool_size: Option<u32>,
     auth_autoconfirm: Option<bool>,
     auth_disable_signup: Option<bool>,
+    auth_anonymous: Option<bool>,
     auth_min_password_length: Option<u32>,
     auth_rate_limit_ip: Option<u32>,
     auth_rate_limit_email: Option<u32>,
@@ -319,6 +320,9 @@ fn auth_settings(
         file.auth_disable_signup.map(|b| b.to_string()),
     ) {
         auth.disable_signup = parse_bool("KITH_AUTH_DISABLE_SIGNUP", &v)?;
+    }
+    if let Some(v) = text(&args.auth_anonymous, file.auth_anonymous.map(|b| b.to_string())) {
+        auth.anonymous = parse_bool("KITH_AUTH_ANONYMOUS", &v)?;
     }
     if let Some(v) = text(
         &args.auth_allow_plain_pkce,

@@ -140,6 +140,13 @@ pub(super) async fn update_user(
     let mut tx = state.tx("update the signed-in user").await?;
     let current = current_user(&state, &mut tx, &headers).await?;
     let user = current.user;
+    if user.is_anonymous && body.password.is_some() && user.email.is_none() && new_email.is_none() {
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Updating password of an anonymous user without an email or phone is not allowed",
+        ));
+    }
 
     if let (Some(password), Some(hash)) = (body.password.as_deref(), new_hash) {
         let after_recovery = current.amr_methods.iter().any(|m| m == "recovery");

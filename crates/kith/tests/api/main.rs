@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod anonymous;
 mod architecture;
 mod auth;
 mod caller_scope;
