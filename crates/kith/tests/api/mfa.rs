@@ -226,6 +226,32 @@ async fn totp_raises_the_session_to_aal2_and_rls_sees_it() {
     let other_aal1 = other_session["access_token"].as_str().unwrap();
     let refused = call(&app, "DELETE", &format!("/factors/{}", e.factor), other_aal1, None).await;
     assert_eq!(json_body(refused, 422).await["code"], "insufficient_aal");
+    // Nor can an aal1 session change the password or the address (a stolen password is not enough).
+    for body in [
+        json!({"password": "a-new-good-password", "current_password": "a-good-password"}),
+        json!({"email": "elsewhere@example.com"}),
+    ] {
+        let refused = call(&app, "PUT", "/user", other_aal1, Some(body)).await;
+        assert_eq!(json_body(refused, 401).await["code"], "insufficient_aal");
+    }
+    let metadata = call(
+        &app,
+        "PUT",
+        "/user",
+        other_aal1,
+        Some(json!({"data": {"theme": "dark"}})),
+    )
+    .await;
+    assert_eq!(metadata.status(), 200);
+    let allowed = call(
+        &app,
+        "PUT",
+        "/user",
+        &aal2,
+        Some(json!({"password": "a-new-good-password", "current_password": "a-good-password"})),
+    )
+    .await;
+    assert_eq!(allowed.status(), 200);
     let gone = json_body(
         call(&app, "DELETE", &format!("/factors/{}", e.factor), &aal2, None).await,
         200,
