@@ -11,5 +11,6 @@ mod caller_scope;
 mod embedded;
 mod http_basics;
 mod mfa;
+mod org_mfa;
 mod profile;
 mod tokens;
