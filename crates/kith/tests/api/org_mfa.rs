@@ -123,6 +123,33 @@ async fn an_org_that_requires_mfa_is_invisible_to_aal1_sessions_of_its_members()
         [0, 0, 0, 0]
     );
 
+    // The /api says why: 403 mfa_required for the strict organization's workspace at aal1, data at aal2.
+    let strict_workspace: Uuid = {
+        let mut tx = app
+            .db
+            .begin_as(&caller_aal2(&app, &aal2), Access::ReadOnly)
+            .await
+            .unwrap();
+        let row = tx
+            .query_one("select id from public.workspaces where org_id = $1", &[&strict])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        row.get("id")
+    };
+    let contacts = format!("/api/contacts?workspace_id={strict_workspace}");
+    let refused = app.get(&contacts, Some(&aal1)).await;
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "mfa_required", "{body}");
+    assert_eq!(app.get(&contacts, Some(&aal2)).await.status(), 200);
+    let refused = app.get(&contacts, Some(&outsider_aal1)).await;
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(
+        body["error"]["code"], "no_organization",
+        "an outsider learns nothing: {body}"
+    );
+
     // aal2 switches it off again; aal1 sees the organization once more.
     let caller2 = app.caller(&aal2);
     let mut tx = app.db.begin_as(&caller2, Access::ReadWrite).await.unwrap();
