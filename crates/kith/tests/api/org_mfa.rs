@@ -125,11 +125,7 @@ async fn an_org_that_requires_mfa_is_invisible_to_aal1_sessions_of_its_members()
 
     // The /api says why: 403 mfa_required for the strict organization's workspace at aal1, data at aal2.
     let strict_workspace: Uuid = {
-        let mut tx = app
-            .db
-            .begin_as(&caller_aal2(&app, &aal2), Access::ReadOnly)
-            .await
-            .unwrap();
+        let mut tx = app.db.begin_as(&app.caller(&aal2), Access::ReadOnly).await.unwrap();
         let row = tx
             .query_one("select id from public.workspaces where org_id = $1", &[&strict])
             .await
