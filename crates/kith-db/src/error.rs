@@ -10,7 +10,7 @@ pub enum DbError {
     Unavailable(String),
     /// Postgres answered a statement with an error, or the connection broke during it.
     #[error(transparent)]
-    Query(#[from] tokio_postgres::Error),
+    Query(tokio_postgres::Error),
     /// A statement expected to return exactly one row returned another number.
     #[error("expected exactly one row, got {0}")]
     RowCount(usize),
@@ -45,10 +45,38 @@ impl DbError {
     }
 }
 
+/// The SQLSTATE class (its first two characters) of a failure, the label of `kith_db_errors_total`:
+/// `08` (connection exception) also for a closed connection or an I/O error that carries no SQLSTATE, and
+/// `client` for failures on Kith's side of the wire (a value that does not convert, say).
+pub fn sqlstate_class(err: &tokio_postgres::Error) -> &str {
+    match err.code() {
+        Some(state) => state.code().get(..2).unwrap_or("unknown"),
+        None if err.is_closed() || std::error::Error::source(err).is_some_and(|s| s.is::<std::io::Error>()) => "08",
+        None => "client",
+    }
+}
+
+// Every database failure is counted once, where it enters Kith: here.
+impl From<tokio_postgres::Error> for DbError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        metrics::counter!("kith_db_errors_total", "sqlstate_class" => sqlstate_class(&err).to_owned()).increment(1);
+        DbError::Query(err)
+    }
+}
+
 impl From<deadpool_postgres::PoolError> for DbError {
     fn from(err: deadpool_postgres::PoolError) -> Self {
+        use deadpool_postgres::{PoolError, TimeoutType};
         match err {
-            deadpool_postgres::PoolError::Backend(err) => DbError::Query(err),
+            PoolError::Backend(err) => DbError::from(err),
+            PoolError::Timeout(kind) => {
+                metrics::counter!("db_client_connection_timeouts_total").increment(1);
+                if matches!(kind, TimeoutType::Create | TimeoutType::Recycle) {
+                    // Opening (or checking) a connection did not finish: the server is not answering.
+                    metrics::counter!("kith_db_errors_total", "sqlstate_class" => "08").increment(1);
+                }
+                DbError::Unavailable(PoolError::Timeout(kind).to_string())
+            }
             other => DbError::Unavailable(other.to_string()),
         }
     }

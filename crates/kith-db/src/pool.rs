@@ -3,8 +3,8 @@
 
 use crate::tx::{Access, CallerTx, Identity, SET_IDENTITY};
 use crate::{Caller, DbError, DbRole};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use std::time::Duration;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use std::time::{Duration, Instant};
 use tokio_postgres::{NoTls, Row, types::ToSql};
 
 /// How long a request waits for a pooled connection before answering 503.
@@ -55,7 +55,7 @@ impl Db {
                 "privileged database access"
             );
         }
-        Ok(CallerTx::new(self.pool.get().await?, caller.clone(), access))
+        Ok(CallerTx::new(self.connection().await?, caller.clone(), access))
     }
 
     /// Opens a service-role transaction that bypasses RLS. Every use is logged with its `purpose`;
@@ -69,7 +69,7 @@ impl Db {
             &serde_json::json!({"role": "service_role"}),
         )
         .for_request("INTERNAL", purpose);
-        Ok(CallerTx::new(self.pool.get().await?, caller, Access::ReadWrite))
+        Ok(CallerTx::new(self.connection().await?, caller, Access::ReadWrite))
     }
 
     /// Runs one read-only statement as `caller` in a single round trip: `BEGIN READ ONLY`, the identity, the
@@ -80,7 +80,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, DbError> {
-        let client = self.pool.get().await?;
+        let client = self.connection().await?;
         let statement = client.prepare_cached(sql).await?;
         let set_identity = client.prepare_cached(SET_IDENTITY).await?;
         let identity = Identity::of(caller, None);
@@ -101,7 +101,7 @@ impl Db {
 
     /// The newest applied migration, read with the pool's own login (its one direct grant).
     pub async fn schema_version(&self) -> Result<i32, DbError> {
-        let client = self.pool.get().await?;
+        let client = self.connection().await?;
         let row = client
             .query_one("select coalesce(max(version), 0) from kith.schema_migrations", &[])
             .await?;
@@ -142,6 +142,39 @@ impl Db {
         let status = self.pool.status();
         (status.size, status.max_size)
     }
+
+    /// The pool's occupancy right now, for metrics.
+    pub fn pool_stats(&self) -> PoolStats {
+        let status = self.pool.status();
+        PoolStats {
+            max: status.max_size,
+            idle: status.available,
+            used: status.size.saturating_sub(status.available),
+            pending: status.waiting,
+        }
+    }
+
+    /// A pooled connection; the wait (including opening a new connection) is recorded in
+    /// `db_client_connection_wait_time_seconds`, a timeout in `db_client_connection_timeouts_total`.
+    async fn connection(&self) -> Result<Object, DbError> {
+        let started = Instant::now();
+        let result = self.pool.get().await;
+        metrics::histogram!("db_client_connection_wait_time_seconds").record(started.elapsed().as_secs_f64());
+        Ok(result?)
+    }
+}
+
+/// The request pool's occupancy (deadpool's `Status`, in OpenTelemetry's terms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// The most connections the pool opens.
+    pub max: usize,
+    /// Open connections waiting in the pool.
+    pub idle: usize,
+    /// Connections handed out to requests.
+    pub used: usize,
+    /// Requests waiting for a connection.
+    pub pending: usize,
 }
 
 /// Notifications received on a dedicated `LISTEN` connection; dropping this closes the connection.

@@ -25,6 +25,9 @@ pub struct SettingArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "KITH_BIND", global = true)]
     pub bind: Option<String>,
+    /// Address of the admin listener (/metrics, /health, /ready), or `off` [default: 127.0.0.1:9187].
+    #[arg(long, env = "KITH_ADMIN_BIND", global = true)]
+    pub admin_bind: Option<String>,
     /// Postgres URL of the schema owner (runs migrations). Without it Kith runs its own embedded Postgres.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,

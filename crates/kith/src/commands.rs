@@ -1,8 +1,8 @@
 //! What each subcommand does once settings are valid.
 
-use crate::app;
 use crate::cli::KeysCommand;
 use crate::settings::{Database, Settings};
+use crate::{admin, app};
 use anyhow::Context;
 use kith_auth::AuthState;
 use kith_auth::mailer::Mailer;
@@ -64,7 +64,7 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
     let secret = settings.jwt_secret()?;
     let db = Db::new(connections.pool.clone(), settings.pool_size)?;
     let (state, auth) = build_state(settings, db, &secret).await?;
-    let router = app::router(state, &auth, &settings.rest, &settings.http);
+    let router = app::router(state.clone(), &auth, &settings.rest, &settings.http);
 
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -77,6 +77,19 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
+    if let Some(address) = settings.admin_bind {
+        let outbox = settings
+            .auth
+            .smtp_url
+            .is_none()
+            .then(|| settings.auth.outbox_dir.clone());
+        let mut admin_stop = stop_rx.clone();
+        let stop = async move {
+            let _ = admin_stop.wait_for(|stop| *stop).await;
+        };
+        let bound = admin::spawn(address, admin::router(state, outbox), stop).await?;
+        tracing::info!(address = %bound, "admin listener is up (/metrics, /health, /ready)");
+    }
     let mut drain_rx = stop_rx.clone();
     let server = axum::serve(
         listener,

@@ -1,5 +1,6 @@
 //! The Kith server: command line, settings, start-up and the assembly of every service into one router.
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod commands;

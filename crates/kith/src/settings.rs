@@ -61,6 +61,8 @@ pub enum Database {
 pub struct Settings {
     /// Listen address.
     pub bind: SocketAddr,
+    /// Address of the admin listener (`/metrics`, `/health`, `/ready`); `None` when turned off.
+    pub admin_bind: Option<SocketAddr>,
     /// Embedded or external database.
     pub database: Database,
     /// Data directory.
@@ -91,6 +93,7 @@ const ROOT_DATA_DIR: &str = "/var/lib/kith";
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     bind: Option<String>,
+    admin_bind: Option<String>,
     database_url: Option<String>,
     pool_url: Option<String>,
     data_dir: Option<PathBuf>,
@@ -132,6 +135,23 @@ impl Settings {
                 format!("{bind_text:?} is not a socket address such as 127.0.0.1:8080"),
             )
         })?;
+
+        let admin_text = pick(&args.admin_bind, &file.admin_bind).unwrap_or_else(|| "127.0.0.1:9187".into());
+        let admin_bind = match admin_text.trim() {
+            "off" => None,
+            text => Some(SocketAddr::from_str(text).map_err(|_| {
+                invalid(
+                    "KITH_ADMIN_BIND",
+                    format!("{admin_text:?} is neither a socket address such as 127.0.0.1:9187 nor `off`"),
+                )
+            })?),
+        };
+        if admin_bind.is_some_and(|admin| admin == bind && admin.port() != 0) {
+            return Err(invalid(
+                "KITH_ADMIN_BIND",
+                "must differ from KITH_BIND: metrics never go on the public port",
+            ));
+        }
 
         let database = match pick(&args.database_url, &file.database_url) {
             None => Database::Embedded,
@@ -266,6 +286,7 @@ impl Settings {
             rest,
             auth,
             bind,
+            admin_bind,
             database,
             data_dir,
             jwt_secret,

@@ -8,5 +8,6 @@ mod auth;
 mod caller_scope;
 mod embedded;
 mod http_basics;
+mod metrics;
 mod profile;
 mod tokens;
