@@ -1,6 +1,6 @@
 # Operations checks on a running kith: a live /metrics scrape linted by promtool, the series the dashboard and
-# alerts query present in it. Sourced, not executed; needs promtool.sh (ensure_promtool) and
-# postgres.sh (free_port, PG_BINDIR).
+# alerts query present in it, and `kith audit` on its database. Sourced, not executed; needs promtool.sh
+# (ensure_promtool) and postgres.sh (free_port, PG_BINDIR).
 
 # live_ops_checks BIN: starts `BIN serve` on free loopback ports with its own embedded PostgreSQL in /tmp, makes
 # a few requests (a 401, a 404, a 200), runs the checks, and stops the server whatever they found.
@@ -56,4 +56,7 @@ if missing:
     sys.exit(f"series the dashboard or alerts query but /metrics lacks: {missing}")
 print(f"dashboard and alerts: all {len(wanted)} series they query are in the scrape")
 PY
+  # The audit attaches to the running server's embedded cluster: no ERROR on a freshly migrated database.
+  "$bin" audit --format json >"$scratch/audit.json" || { cat "$scratch/audit.json"; return 1; }
+  "$bin" audit | tail -n 1
 }

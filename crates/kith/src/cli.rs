@@ -125,6 +125,16 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the database for row-level-security, grant and schema mistakes, and probe tenant isolation live
+    /// (in a transaction that is rolled back); exits non-zero on any ERROR finding.
+    Audit {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::audit::Format::Human)]
+        format: crate::audit::Format,
+        /// Skip the live probe (static lints only).
+        #[arg(long)]
+        no_probe: bool,
+    },
     /// Print the anon and service-role API keys; manage the asymmetric signing keys.
     Keys {
         /// What to do with keys [default: print the API keys].

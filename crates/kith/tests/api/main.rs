@@ -4,6 +4,7 @@
 mod helpers;
 
 mod architecture;
+mod audit;
 mod auth;
 mod caller_scope;
 mod embedded;
