@@ -26,6 +26,11 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// A pool of at most `max_size` connections; connections are opened lazily.
     pub fn new(config: tokio_postgres::Config, max_size: usize) -> Result<Self, DbError> {
+        Self::with_wait_timeout(config, max_size, POOL_WAIT)
+    }
+
+    /// A pool whose requests wait at most `wait` for a free connection before failing as unavailable (503).
+    pub fn with_wait_timeout(config: tokio_postgres::Config, max_size: usize, wait: Duration) -> Result<Self, DbError> {
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -35,7 +40,7 @@ impl Db {
         );
         let pool = Pool::builder(manager)
             .max_size(max_size)
-            .wait_timeout(Some(POOL_WAIT))
+            .wait_timeout(Some(wait))
             .create_timeout(Some(POOL_WAIT))
             .recycle_timeout(Some(POOL_WAIT))
             .runtime(Runtime::Tokio1)

@@ -52,6 +52,18 @@ pub struct SettingArgs {
     /// Most connections in the request pool [default: 16].
     #[arg(long, env = "KITH_POOL_SIZE", global = true)]
     pub pool_size: Option<String>,
+    /// Seconds a connection may take to send a request's headers (also closes idle kept-alive ones) [default: 10].
+    #[arg(long, env = "KITH_HEADER_TIMEOUT", global = true)]
+    pub header_timeout: Option<String>,
+    /// Longest pause in seconds between two chunks of a request body [default: 10].
+    #[arg(long, env = "KITH_BODY_TIMEOUT", global = true)]
+    pub body_timeout: Option<String>,
+    /// Most open connections to the public listener [default: 1024].
+    #[arg(long, env = "KITH_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<String>,
+    /// Milliseconds a request waits for a pooled database connection before answering 503 [default: 5000].
+    #[arg(long, env = "KITH_POOL_WAIT_MS", global = true)]
+    pub pool_wait_ms: Option<String>,
     /// Comma-separated schemas the data API exposes; the first is the default [default: public].
     #[arg(long, env = "KITH_REST_SCHEMAS", global = true)]
     pub rest_schemas: Option<String>,

@@ -2,7 +2,7 @@
 
 use crate::cli::KeysCommand;
 use crate::settings::{Database, Settings};
-use crate::{admin, app};
+use crate::{admin, app, server};
 use anyhow::Context;
 use kith_auth::AuthState;
 use kith_auth::mailer::Mailer;
@@ -62,9 +62,10 @@ pub async fn migrate(connections: &Connections) -> anyhow::Result<()> {
 pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Result<()> {
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
-    let db = Db::new(connections.pool.clone(), settings.pool_size)?;
+    let db = Db::with_wait_timeout(connections.pool.clone(), settings.pool_size, settings.pool_wait)?;
     let (state, auth) = build_state(settings, db, &secret).await?;
     let router = app::router(state.clone(), &auth, &settings.rest, &settings.http);
+    let router = server::body_timeout(router, &settings.limits);
 
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -91,11 +92,7 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
         tracing::info!(address = %bound, "admin listener is up (/metrics, /health, /ready)");
     }
     let mut drain_rx = stop_rx.clone();
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let server = server::serve(listener, router, settings.limits, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
         tracing::info!("shutting down: finishing in-flight requests");
     });

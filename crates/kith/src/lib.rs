@@ -5,5 +5,6 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod commands;
+pub mod server;
 pub mod settings;
 pub mod telemetry;

@@ -77,6 +77,10 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Request pool size.
     pub pool_size: usize,
+    /// How long a request waits for a pooled connection.
+    pub pool_wait: Duration,
+    /// Timeouts and the connection cap of the public listener.
+    pub limits: crate::server::Limits,
     /// The auth service.
     pub auth: AuthSettings,
     /// The data API.
@@ -102,6 +106,10 @@ struct FileSettings {
     log_format: Option<String>,
     cors_origins: Option<String>,
     pool_size: Option<u32>,
+    header_timeout: Option<u32>,
+    body_timeout: Option<u32>,
+    max_connections: Option<u32>,
+    pool_wait_ms: Option<u32>,
     auth_autoconfirm: Option<bool>,
     auth_disable_signup: Option<bool>,
     auth_min_password_length: Option<u32>,
@@ -245,6 +253,22 @@ impl Settings {
                 .ok_or_else(|| invalid("KITH_POOL_SIZE", format!("{text:?} is not a number from 1 to 1000")))?,
         };
 
+        let number = |arg: &Option<String>, file: Option<u32>| arg.clone().or(file.map(|n| n.to_string()));
+        let mut limits = crate::server::Limits::default();
+        if let Some(v) = number(&args.header_timeout, file.header_timeout) {
+            limits.header_timeout = Duration::from_secs(parse_number("KITH_HEADER_TIMEOUT", &v, 1, 3600)?.into());
+        }
+        if let Some(v) = number(&args.body_timeout, file.body_timeout) {
+            limits.body_timeout = Duration::from_secs(parse_number("KITH_BODY_TIMEOUT", &v, 1, 3600)?.into());
+        }
+        if let Some(v) = number(&args.max_connections, file.max_connections) {
+            limits.max_connections = parse_number("KITH_MAX_CONNECTIONS", &v, 1, 1_000_000)? as usize;
+        }
+        let pool_wait = match number(&args.pool_wait_ms, file.pool_wait_ms) {
+            Some(v) => Duration::from_millis(parse_number("KITH_POOL_WAIT_MS", &v, 1, 60_000)?.into()),
+            None => Duration::from_secs(5),
+        };
+
         let auth = auth_settings(&args.auth, &file, site_url.clone(), &data_dir)?;
 
         let mut rest = RestConfig::default();
@@ -297,6 +321,8 @@ impl Settings {
                 ..HttpSettings::default()
             },
             pool_size,
+            pool_wait,
+            limits,
         })
     }
 

@@ -9,6 +9,7 @@ mod auth;
 mod caller_scope;
 mod embedded;
 mod http_basics;
+mod limits;
 mod metrics;
 mod profile;
 mod tokens;
