@@ -46,6 +46,8 @@ struct Tenant {
     user: String,
     org: String,
     workspace: Option<String>,
+    /// A second user, not yet a member: what rows that reference a user (a membership, say) point at.
+    colleague: String,
     /// The row written into each table: (ctid, the row as JSON).
     rows: BTreeMap<String, (String, Value)>,
 }
@@ -268,9 +270,9 @@ async fn act_as_owner(tx: &Transaction<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_tenant(tx: &Transaction<'_>, label: &'static str) -> anyhow::Result<Tenant> {
-    act_as_owner(tx).await?;
-    let user: String = tx
+/// A confirmed throwaway user.
+async fn create_user(tx: &Transaction<'_>) -> anyhow::Result<String> {
+    Ok(tx
         .query_one(
             "insert into auth.users (id, aud, role, email, email_confirmed_at, created_at, updated_at)
              values (gen_random_uuid(), 'authenticated', 'authenticated',
@@ -279,7 +281,13 @@ async fn create_tenant(tx: &Transaction<'_>, label: &'static str) -> anyhow::Res
             &[],
         )
         .await?
-        .get(0);
+        .get(0))
+}
+
+async fn create_tenant(tx: &Transaction<'_>, label: &'static str) -> anyhow::Result<Tenant> {
+    act_as_owner(tx).await?;
+    let user = create_user(tx).await?;
+    let colleague = create_user(tx).await?;
     // The organization is created as its user, through the same policies and triggers the API goes through.
     // No RETURNING: the new row is not visible to its creator until the after-insert trigger made them a member.
     let org: String = tx.query_one("select gen_random_uuid()::text", &[]).await?.get(0);
@@ -304,6 +312,7 @@ async fn create_tenant(tx: &Transaction<'_>, label: &'static str) -> anyhow::Res
         user,
         org,
         workspace,
+        colleague,
         rows: BTreeMap::new(),
     })
 }
@@ -312,12 +321,12 @@ async fn create_tenant(tx: &Transaction<'_>, label: &'static str) -> anyhow::Res
 /// and the row as JSON (which needs the writer to be able to read the row, too).
 fn insert_sql(table: &Table, tenant: &Tenant, options: &Options, returning: bool) -> String {
     let mut values: BTreeMap<&str, String> = BTreeMap::new();
-    // Foreign keys first: to this tenant's own rows, its organization, its user.
+    // Foreign keys first: to this tenant's own rows, its organization, its second user.
     for fk in &table.foreign_keys {
         let source = if fk.target == "public.organizations" {
             Some(json!({"id": tenant.org}))
         } else if fk.target == "auth.users" {
-            Some(json!({"id": tenant.user}))
+            Some(json!({"id": tenant.colleague}))
         } else if fk.target == "public.workspaces" && !tenant.rows.contains_key("public.workspaces") {
             tenant
                 .workspace
