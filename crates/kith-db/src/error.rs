@@ -33,12 +33,18 @@ impl DbError {
         }
     }
 
-    /// Whether the failure is the database being unreachable rather than a statement being refused.
+    /// Whether the failure is the database being unreachable rather than a statement being refused: no
+    /// connection, a closed one, an I/O error, a connection exception (SQLSTATE class 08) or the server shutting
+    /// down or starting (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
     pub fn is_unavailable(&self) -> bool {
         match self {
             DbError::Unavailable(_) => true,
             DbError::Query(err) => {
-                err.is_closed() || std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>())
+                err.is_closed()
+                    || std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>())
+                    || err.code().is_some_and(|state| {
+                        state.code().starts_with("08") || matches!(state.code(), "57P01" | "57P02" | "57P03")
+                    })
             }
             DbError::RowCount(_) => false,
         }

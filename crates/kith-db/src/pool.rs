@@ -86,22 +86,22 @@ impl Db {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, DbError> {
         let client = self.connection().await?;
-        let statement = client.prepare_cached(sql).await?;
-        let set_identity = client.prepare_cached(SET_IDENTITY).await?;
-        let identity = Identity::of(caller, None);
-        let identity = identity.params();
-        let (begin, set, rows, commit) = futures_util::join!(
-            client.batch_execute(Access::ReadOnly.begin_sql()),
-            client.query(&set_identity, &identity),
-            client.query(&statement, params),
-            // After an error earlier in the pipeline, COMMIT ends the aborted transaction as a rollback.
-            client.batch_execute("COMMIT"),
-        );
-        begin?;
-        set?;
-        let rows = rows?;
-        commit?;
-        Ok(rows)
+        match read_once(&client, caller, sql, params).await {
+            // A dead connection (restart, failover, killed backend): drop it and the idle ones, read once more.
+            Err(err) if err.is_unavailable() => {
+                crate::tx::purge_idle(&self.pool);
+                drop(Object::take(client));
+                tracing::info!(error = %err, "retrying a read on a fresh connection");
+                let client = self.connection().await?;
+                let result = read_once(&client, caller, sql, params).await;
+                if result.as_ref().is_err_and(DbError::is_unavailable) {
+                    crate::tx::purge_idle(&self.pool);
+                    drop(Object::take(client));
+                }
+                result
+            }
+            result => result,
+        }
     }
 
     /// The newest applied migration, read with the pool's own login (its one direct grant).
@@ -167,6 +167,31 @@ impl Db {
         metrics::histogram!("db_client_connection_wait_time_seconds").record(started.elapsed().as_secs_f64());
         Ok(result?)
     }
+}
+
+/// `BEGIN READ ONLY`, the identity, the statement and `COMMIT`, pipelined.
+async fn read_once(
+    client: &Object,
+    caller: &Caller,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, DbError> {
+    let statement = client.prepare_cached(sql).await?;
+    let set_identity = client.prepare_cached(SET_IDENTITY).await?;
+    let identity = Identity::of(caller, None);
+    let identity = identity.params();
+    let (begin, set, rows, commit) = futures_util::join!(
+        client.batch_execute(Access::ReadOnly.begin_sql()),
+        client.query(&set_identity, &identity),
+        client.query(&statement, params),
+        // After an error earlier in the pipeline, COMMIT ends the aborted transaction as a rollback.
+        client.batch_execute("COMMIT"),
+    );
+    begin?;
+    set?;
+    let rows = rows?;
+    commit?;
+    Ok(rows)
 }
 
 /// The request pool's occupancy (deadpool's `Status`, in OpenTelemetry's terms).

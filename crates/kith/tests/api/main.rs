@@ -12,4 +12,5 @@ mod http_basics;
 mod limits;
 mod metrics;
 mod profile;
+mod resilience;
 mod tokens;
