@@ -13,4 +13,5 @@ mod limits;
 mod metrics;
 mod profile;
 mod resilience;
+mod restart;
 mod tokens;
