@@ -2,6 +2,8 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { client, startKith } from './harness.mjs';
 
 let kith;
@@ -171,4 +173,150 @@ test('PKCE password recovery: resetPasswordForEmail, the mailed link, exchangeCo
   assert.equal(updated.error, null);
   const signedIn = await client(kith).auth.signInWithPassword({ email: address, password: 'a-recovered-password' });
   assert.equal(signedIn.error, null);
+});
+
+/** Runs SQL as the schema owner on `server`'s embedded PostgreSQL. */
+function sql(server, statement) {
+  execFileSync('psql', ['-h', join(server.dataDir, 'run'), '-U', 'postgres', '-d', 'kith', '-q', '-v', 'ON_ERROR_STOP=1', '-c', statement], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+describe('features Kith does not offer answer as a Supabase project with them switched off', () => {
+  test('signInAnonymously', async () => {
+    const { data, error } = await client(kith).auth.signInAnonymously();
+    assert.equal(error.name, 'AuthApiError');
+    assert.equal(error.code, 'anonymous_provider_disabled');
+    assert.equal(error.status, 422);
+    assert.equal(error.message, 'Anonymous sign-ins are disabled');
+    assert.equal(data.session, null);
+  });
+
+  test('phone sign-up, sign-in and one-time codes', async () => {
+    const supabase = client(kith);
+    const signUp = await supabase.auth.signUp({ phone: '+15555550100', password });
+    assert.deepEqual([signUp.error.status, signUp.error.code, signUp.error.message], [400, 'phone_provider_disabled', 'Phone signups are disabled']);
+    const signIn = await supabase.auth.signInWithPassword({ phone: '+15555550100', password });
+    assert.deepEqual([signIn.error.status, signIn.error.code, signIn.error.message], [422, 'phone_provider_disabled', 'Phone logins are disabled']);
+    const otp = await supabase.auth.signInWithOtp({ phone: '+15555550100' });
+    assert.deepEqual([otp.error.status, otp.error.code, otp.error.message], [400, 'phone_provider_disabled', 'Unsupported phone provider']);
+  });
+
+  test('ID tokens, SSO and OAuth providers', async () => {
+    const supabase = client(kith);
+    const idToken = await supabase.auth.signInWithIdToken({ provider: 'google', token: 'not.a.token' });
+    assert.equal(idToken.error.status, 400);
+    assert.equal(idToken.error.code, 'provider_disabled');
+    assert.equal(idToken.error.message, 'Provider (issuer "https://accounts.google.com") is not enabled');
+    const sso = await supabase.auth.signInWithSSO({ domain: 'example.com' });
+    assert.deepEqual([sso.error.status, sso.error.code, sso.error.message], [404, 'saml_provider_disabled', 'SAML 2.0 is disabled']);
+
+    const legacy = await fetch(`${kith.url}/auth/v1/authorize?provider=github`, { redirect: 'manual' });
+    assert.equal(legacy.status, 400);
+    assert.deepEqual(await legacy.json(), {
+      code: 400,
+      error_code: 'validation_failed',
+      msg: 'Unsupported provider: provider is not enabled',
+    });
+    const versioned = await fetch(`${kith.url}/auth/v1/authorize?provider=nope`, {
+      redirect: 'manual',
+      headers: { 'x-supabase-api-version': '2024-01-01' },
+    });
+    assert.deepEqual(await versioned.json(), {
+      code: 'validation_failed',
+      message: 'Unsupported provider: Provider nope could not be found',
+    });
+  });
+});
+
+test('unknown paths and wrong methods under /auth/v1 answer in Supabase Auth\'s shape', async () => {
+  const missing = await fetch(`${kith.url}/auth/v1/no-such-endpoint`, { headers: { apikey: kith.anonKey } });
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { code: 404, error_code: 'not_found', msg: 'Not Found' });
+  const wrong = await fetch(`${kith.url}/auth/v1/user`, { method: 'DELETE', headers: { apikey: kith.anonKey } });
+  assert.equal(wrong.status, 405);
+  assert.deepEqual(await wrong.json(), { code: 405, error_code: 'method_not_allowed', msg: 'Method Not Allowed' });
+  assert.match(wrong.headers.get('allow'), /GET/);
+  const versioned = await fetch(`${kith.url}/auth/v1/signup`, { method: 'PATCH', headers: { 'x-supabase-api-version': '2024-01-01' } });
+  assert.equal(versioned.status, 405);
+  assert.deepEqual(await versioned.json(), { code: 'method_not_allowed', message: 'Method Not Allowed' });
+});
+
+test('reauthenticate mails a nonce that updateUser accepts once', async () => {
+  const { supabase, address } = await signedUp();
+  const { error } = await supabase.auth.reauthenticate();
+  assert.equal(error, null);
+  const mail = kith.outbox().filter((m) => m.to === address && m.type === 'reauthentication').pop();
+  assert.ok(mail?.code, 'a nonce is in the outbox');
+  const again = await supabase.auth.reauthenticate();
+  assert.equal(again.error.status, 429);
+  assert.equal(again.error.code, 'over_email_send_rate_limit');
+
+  const wrongNonce = mail.code === '000000' ? '111111' : '000000';
+  const wrong = await supabase.auth.updateUser({ password: 'a-reauthenticated-password', nonce: wrongNonce });
+  assert.deepEqual([wrong.error.status, wrong.error.code], [422, 'reauthentication_not_valid']);
+  const changed = await supabase.auth.updateUser({ password: 'a-reauthenticated-password', nonce: mail.code });
+  assert.equal(changed.error, null, JSON.stringify(changed.error));
+  const signedIn = await client(kith).auth.signInWithPassword({ email: address, password: 'a-reauthenticated-password' });
+  assert.equal(signedIn.error, null);
+  const reused = await supabase.auth.updateUser({ password: 'yet-another-password', nonce: mail.code });
+  assert.equal(reused.error.code, 'reauthentication_not_valid');
+});
+
+test('resend: a new sign-up confirmation and email-change link, at most once a minute', async () => {
+  const confirming = await startKith({ KITH_AUTH_AUTOCONFIRM: 'false' });
+  try {
+    const supabase = client(confirming);
+    const address = email();
+    const signUp = await supabase.auth.signUp({ email: address, password });
+    assert.equal(signUp.error, null);
+    assert.equal(signUp.data.session, null);
+    const first = confirming.outbox().filter((m) => m.to === address && m.type === 'confirmation');
+    assert.equal(first.length, 1);
+
+    const tooSoon = await supabase.auth.resend({ type: 'signup', email: address });
+    assert.equal(tooSoon.error.status, 429);
+    assert.equal(tooSoon.error.code, 'over_email_send_rate_limit');
+    assert.match(tooSoon.error.message, /^For security purposes, you can only request this after \d+ seconds\.$/);
+
+    sql(confirming, `update auth.users set confirmation_sent_at = now() - interval '2 minutes' where email = '${address}'`);
+    const resent = await supabase.auth.resend({ type: 'signup', email: address });
+    assert.equal(resent.error, null, JSON.stringify(resent.error));
+    const mails = confirming.outbox().filter((m) => m.to === address && m.type === 'confirmation');
+    assert.equal(mails.length, 2);
+    const stale = await fetch(mails[0].link, { redirect: 'manual' });
+    assert.match(stale.headers.get('location'), /error_code=otp_expired/, 'the first link was replaced');
+    const followed = await fetch(mails[1].link, { redirect: 'manual' });
+    assert.equal(followed.status, 303);
+    assert.match(followed.headers.get('location'), /#access_token=/);
+
+    // Nothing to send: no account, or already confirmed. Same answer, no mail.
+    const before = confirming.outbox().length;
+    assert.equal((await supabase.auth.resend({ type: 'signup', email: email() })).error, null);
+    assert.equal((await supabase.auth.resend({ type: 'signup', email: address })).error, null);
+    assert.equal(confirming.outbox().length, before);
+    const badType = await fetch(`${confirming.url}/auth/v1/resend`, {
+      method: 'POST',
+      headers: { apikey: confirming.anonKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'recovery', email: address }),
+    });
+    assert.deepEqual(await badType.json(), {
+      code: 400,
+      error_code: 'validation_failed',
+      msg: 'Missing one of these types: signup, email_change, sms, phone_change',
+    });
+
+    const signedIn = client(confirming);
+    assert.equal((await signedIn.auth.signInWithPassword({ email: address, password })).error, null);
+    const newAddress = email();
+    assert.equal((await signedIn.auth.updateUser({ email: newAddress })).error, null);
+    const changeTooSoon = await signedIn.auth.resend({ type: 'email_change', email: address });
+    assert.equal(changeTooSoon.error.code, 'over_email_send_rate_limit');
+    sql(confirming, `update auth.users set email_change_sent_at = now() - interval '2 minutes' where email = '${address}'`);
+    assert.equal((await signedIn.auth.resend({ type: 'email_change', email: address })).error, null);
+    const changes = confirming.outbox().filter((m) => m.to === newAddress && m.type === 'email_change');
+    assert.equal(changes.length, 2);
+  } finally {
+    await confirming.stop();
+  }
 });

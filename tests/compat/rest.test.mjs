@@ -124,6 +124,8 @@ test('order, range, limit, single, maybeSingle, count and head', async () => {
   const none = await db.from('items').select('title').eq('title', 'nothing').single();
   assert.equal(none.status, 406);
   assert.equal(none.error.code, 'PGRST116');
+  // PostgREST 12 and 13 word it so, and apps compare on it.
+  assert.equal(none.error.message, 'JSON object requested, multiple (or no) rows returned');
   assert.equal(none.error.details, 'The result contains 0 rows');
 
   const maybe = await db.from('items').select('title').eq('title', 'nothing').maybeSingle();
@@ -261,4 +263,200 @@ test('errors keep PostgREST\'s shape', async () => {
   const bad = await expired.from('items').select('*');
   assert.equal(bad.status, 401);
   assert.equal(bad.error.code, 'PGRST301');
+});
+
+// Issue 8, item 5: what the PostgREST client's own test suite found.
+
+test('insert with defaultToNull: false uses identity, domain and column defaults', async () => {
+  const db = as(alice);
+  const { data, error, status } = await db
+    .from('entries')
+    .insert([{ label: 'defaults-1' }, { label: 'defaults-2', note: 'given', level: 3 }, { label: 'defaults-3', note: null }], {
+      defaultToNull: false,
+    })
+    .select('id, label, level, note');
+  assert.equal(error, null, JSON.stringify(error));
+  assert.equal(status, 201);
+  const rows = [...data].sort((a, b) => a.label.localeCompare(b.label));
+  assert.ok(rows.every((r) => Number.isInteger(r.id)), 'ids come from the identity sequence');
+  assert.equal(new Set(rows.map((r) => r.id)).size, 3);
+  assert.deepEqual(rows.map(({ label, level, note }) => ({ label, level, note })), [
+    { label: 'defaults-1', level: 7, note: 'none' },
+    { label: 'defaults-2', level: 3, note: 'given' },
+    { label: 'defaults-3', level: 7, note: null },
+  ]);
+  // An upsert with defaultToNull: false takes the same road.
+  const upserted = await db.from('entries').upsert({ label: 'defaults-4' }, { defaultToNull: false }).select('label, level');
+  assert.equal(upserted.error, null, JSON.stringify(upserted.error));
+  assert.deepEqual(upserted.data, [{ label: 'defaults-4', level: 7 }]);
+});
+
+test('range operators: rangeGte is nxl (&>), rangeLte is nxr (&<)', async () => {
+  const db = as(alice);
+  const labels = (rows) => rows.map((r) => r.label).sort();
+  let { data, error } = await db.from('entries').select('label').rangeGte('span', '[4,10)');
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(labels(data), ['range-high', 'range-mid']);
+  ({ data, error } = await db.from('entries').select('label').rangeLte('span', '[4,10)'));
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(labels(data), ['range-low', 'range-mid']);
+});
+
+test('an upsert that only updates answers 200; one that inserts answers 201', async () => {
+  const db = as(alice);
+  const { data: row } = await db.from('items').select('id').eq('title', 'alpha').single();
+  const updated = await db.from('items').upsert({ id: row.id, org_id: orgA, title: 'alpha' });
+  assert.equal(updated.error, null, JSON.stringify(updated.error));
+  assert.equal(updated.status, 200);
+  const inserted = await db.from('items').upsert({ org_id: orgA, title: 'upserted-new' }).select('title');
+  assert.equal(inserted.error, null);
+  assert.equal(inserted.status, 201);
+  const mixed = await db.from('items').upsert([{ id: row.id, org_id: orgA, title: 'alpha' }, { org_id: orgA, title: 'upserted-2' }], {
+    defaultToNull: false,
+  });
+  assert.equal(mixed.status, 201);
+  await db.from('items').delete().in('title', ['upserted-new', 'upserted-2']);
+});
+
+test('count on an RPC returning a scalar', async () => {
+  const { data, error, count } = await as(alice).rpc('add_numbers', { a: 1, b: 2 }, { count: 'exact' });
+  assert.equal(error, null);
+  assert.equal(data, 3);
+  assert.equal(count, 1);
+  const raw = await fetch(`${kith.url}/rest/v1/rpc/add_numbers?a=1`, {
+    headers: { apikey: kith.anonKey, authorization: `Bearer ${alice.token}`, prefer: 'count=exact' },
+  });
+  assert.equal(raw.headers.get('content-range'), '0-0/1');
+});
+
+test('an empty embed adds nothing and still filters through !inner', async () => {
+  const db = as(alice);
+  let { data, error } = await db.from('items').select('title, orgs!inner()').eq('orgs.name', 'Org A').order('title');
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(data, [{ title: 'alpha' }, { title: 'beta' }, { title: 'gamma' }]);
+  ({ data, error } = await db.from('items').select('title, orgs!inner()').eq('orgs.name', 'Org Z'));
+  assert.equal(error, null);
+  assert.deepEqual(data, []);
+  ({ data, error } = await db.from('items').select('title, orgs()').eq('title', 'beta'));
+  assert.equal(error, null);
+  assert.deepEqual(data, [{ title: 'beta' }]);
+});
+
+test('self-referencing embeds: the table name is the children, the FK column the parent', async () => {
+  const db = as(alice);
+  let { data, error } = await db.from('collections').select('name, collections(name)').eq('id', 1);
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(
+    data.map((r) => ({ ...r, collections: r.collections.map((c) => c.name).sort() })),
+    [{ name: 'root', collections: ['child-a', 'child-b'] }],
+  );
+  ({ data, error } = await db.from('collections').select('name, parent_id(name)').eq('id', 2));
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(data, [{ name: 'child-a', parent_id: { name: 'root' } }]);
+});
+
+test('two embeds under one name are refused', async () => {
+  const { error, status } = await as(alice).from('items').select('title, orgs(name), orgs(id)');
+  assert.equal(status, 400);
+  assert.equal(error.code, '42712');
+  assert.equal(error.message, 'table name "items_orgs_1" specified more than once');
+  const aliased = await as(alice).from('items').select('title, a:orgs(name), b:orgs(id)').eq('title', 'alpha');
+  assert.equal(aliased.error, null);
+  assert.deepEqual(aliased.data, [{ title: 'alpha', a: { name: 'Org A' }, b: { id: orgA } }]);
+});
+
+test('PGRST201 names the relationship from the embedding side', async () => {
+  const { error, status } = await as(alice).from('people').select('name, letters(body)');
+  assert.equal(status, 300);
+  assert.equal(error.code, 'PGRST201');
+  const relationships = error.details.map((d) => [d.cardinality, d.embedding, d.relationship]).sort();
+  assert.deepEqual(relationships, [
+    ['one-to-many', 'people with letters', 'letters_receiver_id_fkey using people(id) and letters(receiver_id)'],
+    ['one-to-many', 'people with letters', 'letters_sender_id_fkey using people(id) and letters(sender_id)'],
+  ]);
+  assert.match(error.hint, /'letters!letters_sender_id_fkey'/);
+  const reverse = await as(alice).from('letters').select('body, people(name)');
+  assert.deepEqual(
+    reverse.error.details.map((d) => d.relationship).sort(),
+    [
+      'letters_receiver_id_fkey using letters(receiver_id) and people(id)',
+      'letters_sender_id_fkey using letters(sender_id) and people(id)',
+    ],
+  );
+});
+
+test('CSV quotes fields as PostgREST does', async () => {
+  const db = as(alice);
+  const odd = [
+    { label: 'csv a b', note: '', message: null },
+    { label: 'csv x,y', note: 'q"t', message: '(p)' },
+    { label: 'csv plain', note: 'back\\slash', message: 'tab\there' },
+  ];
+  const { error } = await db.from('entries').insert(odd);
+  assert.equal(error, null, JSON.stringify(error));
+  const csv = await db.from('entries').select('label, note, message').like('label', 'csv *').order('label').csv();
+  assert.equal(csv.error, null);
+  assert.equal(
+    csv.data,
+    'label,note,message\n' +
+      '"csv a b","",\n' +
+      '"csv plain","back\\\\slash","tab\there"\n' +
+      '"csv x,y","q""t","(p)"',
+  );
+});
+
+test('max-affected with handling=strict on RPC', async () => {
+  const db = as(alice);
+  const refused = await db.rpc('shout_entries').maxAffected(2);
+  assert.equal(refused.status, 400);
+  assert.equal(refused.error.code, 'PGRST124');
+  assert.equal(refused.error.details, 'The query affects 3 rows');
+  const { data: notes } = await db.from('entries').select('note').like('label', 'range-*');
+  assert.deepEqual(notes.map((r) => r.note), ['none', 'none', 'none'], 'the call was rolled back');
+  const scalar = await db.rpc('count_entries').maxAffected(2);
+  assert.equal(scalar.status, 400);
+  assert.equal(scalar.error.code, 'PGRST128');
+  const allowed = await db.rpc('shout_entries').select('note').maxAffected(3);
+  assert.equal(allowed.error, null, JSON.stringify(allowed.error));
+  assert.deepEqual(allowed.data.map((r) => r.note), ['none!', 'none!', 'none!']);
+});
+
+test('computed fields are selected, filtered and ordered like columns, as their EXECUTE grants allow', async () => {
+  const db = as(alice);
+  let { data, error } = await db
+    .from('entries')
+    .select('label, blurb_message')
+    .like('label', 'range-*')
+    .order('blurb_message', { ascending: true, nullsFirst: false });
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(data, [
+    { label: 'range-low', blurb_message: 'hello' },
+    { label: 'range-mid', blurb_message: 'howdy' },
+    { label: 'range-high', blurb_message: null },
+  ]);
+  ({ data, error } = await db.from('entries').select('label').eq('blurb_message', 'howdy'));
+  assert.equal(error, null);
+  assert.deepEqual(data, [{ label: 'range-mid' }]);
+  // In a write's filter and representation too.
+  ({ data, error } = await db.from('entries').update({ message: 'hello again' }).eq('blurb_message', 'hello').select('label, blurb_message'));
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(data, [{ label: 'range-low', blurb_message: 'hello' }]);
+  ({ data, error } = await db.from('entries').insert({ label: 'computed-new', message: 'fresh words' }).select('blurb_message'));
+  assert.equal(error, null, JSON.stringify(error));
+  assert.deepEqual(data, [{ blurb_message: 'fresh' }]);
+  const anon = await client(kith).from('entries').select('label, blurb_message').limit(1);
+  assert.equal(anon.status, 401);
+  assert.equal(anon.error.code, '42501');
+  const unknown = await db.from('entries').select('label, no_such_field');
+  assert.equal(unknown.error.code, '42703');
+});
+
+test('unknown paths under /rest/v1 answer in PostgREST\'s shape', async () => {
+  for (const path of ['/rest/v1/items/extra', '/rest/v1/items/', '/rest/v1/rpc/add_numbers/x']) {
+    const response = await fetch(`${kith.url}${path}`, { headers: { apikey: kith.anonKey } });
+    assert.equal(response.status, 404, path);
+    const body = await response.json();
+    assert.equal(body.code, 'PGRST125', path);
+    assert.equal(body.message, 'Invalid path specified in request URL');
+  }
 });

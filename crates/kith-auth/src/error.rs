@@ -89,6 +89,18 @@ impl AuthError {
         )
     }
 
+    /// 429 `over_email_send_rate_limit`: Supabase Auth mails one address at most once per interval.
+    pub fn mail_too_soon(seconds: i64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "over_email_send_rate_limit",
+            format!(
+                "For security purposes, you can only request this after {} seconds.",
+                seconds.max(1)
+            ),
+        )
+    }
+
     /// 403 `bad_jwt`.
     pub fn bad_jwt(reason: impl std::fmt::Display) -> Self {
         Self::new(
@@ -209,6 +221,52 @@ impl IntoResponse for AuthError {
         });
         response
     }
+}
+
+/// Answers axum makes itself under `/auth/v1` — a method the path does not take, a query string it cannot read —
+/// in Supabase Auth's error shape (so clients show the message, not `[object Object]`), keeping `Allow`.
+pub async fn router_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json || response.extensions().get::<RenderedError>().is_some() {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let (_, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let error = match status {
+        StatusCode::NOT_FOUND => not_found(),
+        StatusCode::METHOD_NOT_ALLOWED => AuthError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method Not Allowed",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => AuthError::new(status, "request_too_large", "Request body too large"),
+        _ => AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            String::from_utf8_lossy(&text)
+                .trim()
+                .chars()
+                .take(300)
+                .collect::<String>(),
+        ),
+    };
+    let mut response = error.into_response();
+    if let Some(allow) = allow {
+        response.headers_mut().insert(axum::http::header::ALLOW, allow);
+    }
+    response
+}
+
+/// 404 `not_found` for a path Supabase Auth does not have.
+pub fn not_found() -> AuthError {
+    AuthError::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
 }
 
 /// Answers in the error shape the request's API version asks for, and echoes the version it understood.

@@ -1,10 +1,13 @@
 //! Outgoing mail: through SMTP when `KITH_SMTP_URL` is set, otherwise written as JSON files to the outbox folder
-//! (and logged with their link) so a developer can follow them. Passwords never appear in mail.
+//! (owner-only files; the log names the file, never the link) so a developer can follow them. Passwords never
+//! appear in mail.
 
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use tokio::io::AsyncWriteExt;
 
 /// What a message is for.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -20,6 +23,8 @@ pub enum MailKind {
     EmailChange,
     /// Join an organization.
     Invite,
+    /// A one-time code (nonce) that confirms a sensitive change of the signed-in user.
+    Reauthentication,
 }
 
 /// One message.
@@ -100,7 +105,13 @@ impl Mailer {
     pub async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         match self {
             Mailer::Outbox(dir) => {
-                tokio::fs::create_dir_all(dir).await?;
+                // Mail carries sign-in tokens: the folder and each file are the owner's alone.
+                tokio::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .await?;
+                tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await?;
                 let name = format!(
                     "{}-{}.json",
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
@@ -108,8 +119,16 @@ impl Mailer {
                 );
                 let path = dir.join(name);
                 let json = serde_json::to_vec_pretty(mail).map_err(std::io::Error::other)?;
-                tokio::fs::write(&path, json).await?;
-                tracing::info!(kind = ?mail.kind, link = %mail.link, path = %path.display(), "mail written to the outbox");
+                let mut file = tokio::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .await?;
+                file.write_all(&json).await?;
+                file.flush().await?;
+                // The link carries a token: the log names the file, never the link.
+                tracing::info!(kind = ?mail.kind, path = %path.display(), "mail written to the outbox");
                 Ok(())
             }
             Mailer::Smtp(smtp) => {
@@ -132,5 +151,34 @@ impl Mailer {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn outbox_mail_is_readable_by_its_owner_only() {
+        let dir = std::env::temp_dir().join(format!("kith-outbox-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mailer = Mailer::new(None, "Kith <no-reply@kith.localhost>", dir.clone()).unwrap();
+        let mail = Mail {
+            kind: MailKind::Recovery,
+            to: "ada@example.com".into(),
+            subject: "Reset".into(),
+            text: "https://kith.test/verify?token=secret".into(),
+            link: "https://kith.test/verify?token=secret".into(),
+            code: None,
+        };
+        mailer.send(&mail).await.unwrap();
+        let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), 1);
+        assert_eq!(mode(&files[0]), 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -224,12 +224,31 @@ impl AuthState {
         flow_state: Option<Uuid>,
         redirect_to: Option<&str>,
     ) -> AuthResult<()> {
+        let mail = self.link_mail(tx, user_id, kind, to, flow_state, redirect_to).await?;
+        self.deliver(&mail).await
+    }
+
+    /// Creates an emailed one-time token (a link token and a six-digit code) in `tx` and returns the message,
+    /// for the caller to [`deliver`](Self::deliver) once `tx` has committed.
+    #[allow(clippy::too_many_arguments, reason = "each is a distinct part of the message")]
+    pub async fn link_mail(
+        &self,
+        tx: &mut CallerTx,
+        user_id: Uuid,
+        kind: MailKind,
+        to: &str,
+        flow_state: Option<Uuid>,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<Mail> {
         let (token_type, verify_type, subject) = match kind {
             MailKind::Confirmation => ("confirmation_token", "signup", "Confirm your email"),
             MailKind::Recovery => ("recovery_token", "recovery", "Reset your password"),
             MailKind::MagicLink => ("magiclink_token", "magiclink", "Your sign-in link"),
             MailKind::EmailChange => ("email_change_token", "email_change", "Confirm your new email"),
             MailKind::Invite => ("invite_token", "invite", "You have been invited"),
+            MailKind::Reauthentication => {
+                return Err(AuthError::unexpected(&"a reauthentication mail carries no link"));
+            }
         };
         let link_token = secrets::random_token();
         let code = secrets::random_code();
@@ -256,15 +275,19 @@ impl AuthState {
             .append_pair("token", &link_token)
             .append_pair("type", verify_type)
             .append_pair("redirect_to", redirect.as_str());
-        let mail = Mail {
+        Ok(Mail {
             to: to.to_owned(),
             subject: subject.to_owned(),
             text: format!("{subject}: follow this link\n\n{link}\n\nor enter the code {code}.\n"),
             kind,
             link: link.to_string(),
             code: Some(code),
-        };
-        self.inner.mailer.send(&mail).await.map_err(|err| {
+        })
+    }
+
+    /// Sends a prepared message; a delivery failure is 500 "Error sending email".
+    pub async fn deliver(&self, mail: &Mail) -> AuthResult<()> {
+        self.inner.mailer.send(mail).await.map_err(|err| {
             tracing::error!(error = %err, "mail delivery failed");
             AuthError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

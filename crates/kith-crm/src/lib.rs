@@ -9,12 +9,13 @@ pub mod calendar;
 pub mod contacts;
 pub mod context;
 pub mod demo;
-pub mod ics;
+pub mod import;
 pub mod input;
 pub mod intelligence;
 pub mod openapi;
 pub mod organizations;
 pub mod profile;
+pub mod rescore_job;
 pub mod scoring;
 pub mod workspaces;
 
@@ -267,7 +268,7 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Some(Member),
                 "Import contacts from CSV",
             ),
-            post(contacts::import_csv),
+            post(import::import_csv),
         ),
         (
             spec("GET", "/api/contacts/{id}", Item, Some(Viewer), "One contact"),

@@ -137,6 +137,7 @@ impl EmbeddedPostgres {
         if !pgdata.join("PG_VERSION").exists() {
             init_cluster(&bindir, &data_dir, &pgdata, &user)?;
         }
+        write_hba(&pgdata, &user)?;
         recover_stale_server(&pgdata)?;
 
         let log = OpenOptions::new()
@@ -347,6 +348,23 @@ fn init_cluster(bindir: &Path, data_dir: &Path, pgdata: &Path, user: &User) -> R
         )));
     }
     fs::rename(&scratch, pgdata).map_err(io("cannot move the new cluster into place"))
+}
+
+/// Client authentication of the embedded cluster, rewritten at every start: only Kith's two login roles, only
+/// over the private socket, and no replication (initdb's default trusts every local connection, replication too).
+const HBA: &str = "# Written by Kith at every start; changes are overwritten.\n\
+    local all postgres trust\n\
+    local all kith_authenticator trust\n";
+
+fn write_hba(pgdata: &Path, user: &User) -> Result<(), EmbeddedError> {
+    let path = pgdata.join("pg_hba.conf");
+    fs::write(&path, HBA).map_err(io(format!("cannot write {}", path.display())))?;
+    if Uid::effective() != user.uid {
+        nix::unistd::chown(&path, Some(user.uid), Some(user.gid))
+            .map_err(|err| EmbeddedError::Failed(format!("cannot give {} to {}: {err}", path.display(), user.name)))?;
+    }
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+        .map_err(io(format!("cannot protect {}", path.display())))
 }
 
 /// Creates `dir` owned by `user`, readable by them only.

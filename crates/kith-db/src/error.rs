@@ -33,6 +33,19 @@ impl DbError {
         }
     }
 
+    /// The field a check violation is about: its constraint's name without the table prefix and the rule suffix
+    /// (constraints are named `<table>_<column>_<rule>`, as Postgres names column checks `<table>_<column>_check`).
+    pub fn violated_field(&self) -> Option<&str> {
+        let DbError::Query(err) = self else { return None };
+        let db = err.as_db_error()?;
+        let constraint = db.constraint()?;
+        let column = db
+            .table()
+            .and_then(|table| constraint.strip_prefix(table)?.strip_prefix('_'))
+            .unwrap_or(constraint);
+        Some(column.rsplit_once('_').map_or(column, |(field, _rule)| field))
+    }
+
     /// Whether the failure is the database being unreachable rather than a statement being refused: no
     /// connection, a closed one, an I/O error, a connection exception (SQLSTATE class 08) or the server shutting
     /// down or starting (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).

@@ -159,7 +159,7 @@ impl From<DbError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "This conflicts with an existing item")
             }
             Some(state) if *state == SqlState::CHECK_VIOLATION || *state == SqlState::STRING_DATA_RIGHT_TRUNCATION => {
-                let field = err.constraint().unwrap_or("value").to_owned();
+                let field = err.violated_field().unwrap_or("value").to_owned();
                 ApiError::validation(field, "The value is not acceptable")
             }
             Some(state) if *state == SqlState::READ_ONLY_SQL_TRANSACTION => ApiError::new(

@@ -126,7 +126,7 @@ impl RestError {
         Self::new(
             StatusCode::NOT_ACCEPTABLE,
             "PGRST116",
-            "Cannot coerce the result to a single JSON object",
+            "JSON object requested, multiple (or no) rows returned",
         )
         .details(format!("The result contains {rows} rows"))
     }

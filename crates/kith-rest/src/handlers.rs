@@ -5,7 +5,7 @@ use crate::auth;
 use crate::error::{RestError, RestResult};
 use crate::parser::{self, Query};
 use crate::schema::{Function, Returns, SchemaCache, Table};
-use crate::sql::{BodyFormat, Builder, Page, Returning, Upsert, WriteShape, quote_ident};
+use crate::sql::{BodyFormat, Builder, InsertGroup, Page, Returning, Upsert, WriteShape, quote_ident};
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -601,8 +601,8 @@ async fn insert(req: &Request, table: &Table, body: &Bytes) -> RestResult<Respon
     let sql = if rows.is_empty() {
         None
     } else {
-        let payload = Value::Array(rows.into_iter().map(Value::Object).collect()).to_string();
-        Some(builder.insert(table, &columns, payload, &shape)?)
+        let groups = insert_groups(&columns, rows, shape.missing_default);
+        Some(builder.insert(table, &groups, &shape)?)
     };
     let outcome = match &sql {
         Some(sql) => {
@@ -619,7 +619,7 @@ async fn insert(req: &Request, table: &Table, body: &Bytes) -> RestResult<Respon
                 return Err(RestError::singular(0));
             }
             Outcome {
-                total: None,
+                total: Some(0),
                 count: 0,
                 body: Some("[]".to_owned()),
                 location: None,
@@ -627,12 +627,15 @@ async fn insert(req: &Request, table: &Table, body: &Bytes) -> RestResult<Respon
         }
     };
     let total = req.prefs.count.map(|_| outcome.count);
-    let mut builder = req
-        .base_headers(Response::builder().status(StatusCode::CREATED), media)
-        .header(
-            header::CONTENT_RANGE,
-            format!("*/{}", total.map_or("*".to_owned(), |t| t.to_string())),
-        );
+    // PostgREST: a merge-duplicates upsert that inserted no row (only updated) answers 200, else 201.
+    let status = match (req.prefs.merge, outcome.total) {
+        (Some(true), Some(inserted)) if inserted <= 0 => StatusCode::OK,
+        _ => StatusCode::CREATED,
+    };
+    let mut builder = req.base_headers(Response::builder().status(status), media).header(
+        header::CONTENT_RANGE,
+        format!("*/{}", total.map_or("*".to_owned(), |t| t.to_string())),
+    );
     if shape.returning == Returning::Location
         && let Some(values) = &outcome.location
     {
@@ -666,6 +669,45 @@ async fn insert(req: &Request, table: &Table, body: &Bytes) -> RestResult<Respon
         return Ok(finish(builder, Body::from(body)));
     }
     Ok(finish(builder, Body::empty()))
+}
+
+/// The rows of an insert as statement groups. With `missing=default` rows are grouped by the columns they
+/// carry, so each absent key takes its column's default; otherwise one group writes every column (absent keys
+/// are NULL).
+fn insert_groups<'t>(
+    columns: &[&'t crate::schema::Column],
+    rows: Vec<Map<String, Value>>,
+    missing_default: bool,
+) -> Vec<InsertGroup<'t>> {
+    if !missing_default {
+        let count = rows.len();
+        return vec![InsertGroup {
+            columns: columns.to_vec(),
+            json: Value::Array(rows.into_iter().map(Value::Object).collect()).to_string(),
+            rows: count,
+        }];
+    }
+    let mut groups: Vec<(Vec<bool>, Vec<Value>)> = Vec::new();
+    for row in rows {
+        let present: Vec<bool> = columns.iter().map(|c| row.contains_key(&c.name)).collect();
+        match groups.iter_mut().find(|(key, _)| *key == present) {
+            Some((_, members)) => members.push(Value::Object(row)),
+            None => groups.push((present, vec![Value::Object(row)])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(present, members)| InsertGroup {
+            columns: columns
+                .iter()
+                .zip(&present)
+                .filter(|(_, here)| **here)
+                .map(|(c, _)| *c)
+                .collect(),
+            rows: members.len(),
+            json: Value::Array(members).to_string(),
+        })
+        .collect()
 }
 
 fn require_filters(req: &Request, query: &Query, verb: &str) -> RestResult<()> {
@@ -924,6 +966,14 @@ async fn call(req: &Request, name: &str, body: &Bytes) -> RestResult<Response> {
             .unwrap_or_else(RestError::cache_unavailable));
     }
     let function = pick_function(req, name, &overloads, &keys, matches!(args, Args::Whole(_)))?;
+    if req.prefs.max_affected.is_some() && !function.returns_set {
+        // PostgREST 13: only a set can be counted against max-affected.
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            "PGRST128",
+            "Function must return SETOF or TABLE when max-affected preference is used with handling=strict",
+        ));
+    }
     let media = negotiate(&req.headers, &[Media::Json, Media::Object, Media::Csv])?;
     let mut builder = Builder::new(&req.cache, &query);
     let target = format!("{}.{}", quote_ident(&function.schema), quote_ident(&function.name));
@@ -989,6 +1039,7 @@ async fn call(req: &Request, name: &str, body: &Bytes) -> RestResult<Response> {
                 unique_keys: Vec::new(),
                 readable_by: Vec::new(),
                 comment: None,
+                computed: Vec::new(),
             };
             let sql = builder.rpc_rows(
                 &pseudo,
@@ -1038,7 +1089,11 @@ async fn call(req: &Request, name: &str, body: &Bytes) -> RestResult<Response> {
         .await?;
     let outcome = req.run(&mut tx, &sql, &builder.params.values).await?;
     match kind {
-        Kind::Rows => respond_rows(req, tx, outcome, media, page).await,
+        Kind::Rows => {
+            // More rows than `max-affected` (with handling=strict): dropping `tx` rolls the call back.
+            check_max_affected(req, outcome.count)?;
+            respond_rows(req, tx, outcome, media, page).await
+        }
         Kind::Single | Kind::Scalar => {
             tx.commit().await.map_err(|err| req.db_error(&err))?;
             let body = outcome.body.unwrap_or_else(|| "null".to_owned());
@@ -1048,7 +1103,10 @@ async fn call(req: &Request, name: &str, body: &Bytes) -> RestResult<Response> {
                 body
             };
             let media = if media == Media::Object { Media::Json } else { media };
-            let builder = req.base_headers(Response::builder().status(StatusCode::OK), media);
+            // One value is one row: `0-0/*`, or `0-0/1` with a count (supabase-js reads `count` from it).
+            let builder = req
+                .base_headers(Response::builder().status(StatusCode::OK), media)
+                .header(header::CONTENT_RANGE, content_range(0, 1, req.prefs.count.map(|_| 1)));
             if req.method == Method::HEAD {
                 return Ok(finish(builder, Body::empty()));
             }

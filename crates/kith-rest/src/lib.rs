@@ -144,6 +144,7 @@ pub fn routes(config: RestConfig) -> Router<AppState> {
         .route("/rest/v1/", any(handlers::root))
         .route("/rest/v1/rpc/{function}", any(handlers::rpc))
         .route("/rest/v1/{table}", any(handlers::table))
+        .route("/rest/v1/{table}/", any(handlers::invalid_path))
         .route("/rest/v1/{table}/{*rest}", any(handlers::invalid_path))
         .layer(Extension(state))
 }

@@ -99,7 +99,7 @@ pub struct Embed {
     pub hint: Option<String>,
     /// `!inner`
     pub inner: bool,
-    /// What to select from it.
+    /// What to select from it; empty for `rel()`, which adds nothing to the output.
     pub items: Vec<SelectItem>,
 }
 
@@ -162,8 +162,9 @@ impl CmpOp {
             CmpOp::Ov => "&&",
             CmpOp::Sl => "<<",
             CmpOp::Sr => ">>",
-            CmpOp::Nxl => "&<",
-            CmpOp::Nxr => "&>",
+            // PostgREST: `nxr` (does not extend to the right) is `&<`, `nxl` (… to the left) is `&>`.
+            CmpOp::Nxl => "&>",
+            CmpOp::Nxr => "&<",
             CmpOp::Adj => "-|-",
             CmpOp::IsDistinct => "IS DISTINCT FROM",
         }
@@ -651,11 +652,7 @@ fn select_item(cursor: &mut Cursor<'_>, depth: usize) -> Result<SelectItem, Pars
         if !cursor.eat(")") {
             return Err(cursor.error("expecting ')'"));
         }
-        let items = if items.is_empty() {
-            vec![SelectItem::Star]
-        } else {
-            items
-        };
+        // `rel()` stays empty: it selects nothing and exists for filtering (`rel!inner()&rel.col=eq.x`).
         return Ok(SelectItem::Embed(Embed {
             name,
             alias,
@@ -1069,7 +1066,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(&items[2], SelectItem::Embed(e) if e.items == vec![SelectItem::Star]));
+        assert!(matches!(&items[2], SelectItem::Embed(e) if e.items.is_empty()));
     }
 
     #[test]

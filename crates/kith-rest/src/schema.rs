@@ -38,12 +38,32 @@ pub struct Table {
     pub readable_by: Vec<String>,
     /// Table comment.
     pub comment: Option<String>,
+    /// Computed fields: functions of this table's row type, selected, filtered and ordered like columns.
+    pub computed: Vec<ComputedField>,
+}
+
+/// A computed field: a STABLE or IMMUTABLE function in an exposed schema whose one argument is the table's
+/// row type (`f(t)`, PostgREST's computed columns). Calling it is subject to the caller's EXECUTE privilege,
+/// since the statement runs as the caller.
+#[derive(Debug, Clone)]
+pub struct ComputedField {
+    /// The function's name, which is the field's name.
+    pub name: String,
+    /// The function's schema.
+    pub schema: String,
+    /// `format_type()` of its result.
+    pub type_sql: String,
 }
 
 impl Table {
     /// A column by exact name.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// A computed field by exact name (columns win over computed fields of the same name).
+    pub fn computed_field(&self, name: &str) -> Option<&ComputedField> {
+        self.computed.iter().find(|f| f.name == name)
     }
 
     /// Whether `columns` is exactly a unique key (so at most one row matches).
@@ -206,8 +226,44 @@ impl SchemaCache {
                     unique_keys: Vec::new(),
                     readable_by,
                     comment,
+                    computed: Vec::new(),
                 },
             );
+        }
+
+        let rows = tx
+            .query(
+                "select p.proargtypes[0], n.nspname::text, p.proname::text, pg_catalog.format_type(p.prorettype, null)
+                   from pg_catalog.pg_proc p
+                   join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+                   join pg_catalog.pg_type t on t.oid = p.prorettype
+                  where n.nspname = any($1::text[]) and p.prokind = 'f' and p.pronargs = 1 and not p.proretset
+                    and p.provolatile in ('s', 'i') and t.typtype not in ('p', 'c')",
+                &[&schemas],
+            )
+            .await?;
+        let by_row_type: HashMap<u32, u32> = tx
+            .query(
+                "select c.reltype, c.oid from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                  where n.nspname = any($1::text[]) and c.relkind in ('r','v','m','f','p')",
+                &[&schemas],
+            )
+            .await?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        for row in &rows {
+            let arg_type: u32 = row.get(0);
+            let Some((schema, name, _)) = by_row_type.get(&arg_type).and_then(|oid| relations.get(oid)) else {
+                continue;
+            };
+            if let Some(table) = cache.tables.get_mut(&(schema.clone(), name.clone())) {
+                table.computed.push(ComputedField {
+                    schema: row.get(1),
+                    name: row.get(2),
+                    type_sql: row.get(3),
+                });
+            }
         }
 
         let rows = tx

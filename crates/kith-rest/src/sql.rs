@@ -96,6 +96,8 @@ struct Relationship<'a> {
     pairs: Vec<(String, String)>,
     /// Many-to-many: the junction table and (junction column, child column) pairs.
     junction: Option<(&'a Table, Vec<(String, String)>)>,
+    /// Many-to-many: the junction's key to the parent (`fk` is its key to the child).
+    via: Option<&'a ForeignKey>,
 }
 
 /// The select list of one node, and the `!inner` conditions it adds to its parent's WHERE.
@@ -161,11 +163,25 @@ impl<'a> Builder<'a> {
 
     /// `"alias"."col"` followed by its JSON path, with the type a compared value must be cast to.
     fn field_expr(&mut self, table: &Table, alias: &str, field: &Field) -> RestResult<(String, String)> {
-        let column = table
-            .column(&field.name)
-            .ok_or_else(|| RestError::unknown_column(&table.name, &field.name))?;
-        let mut expr = format!("{}.{}", quote_ident(alias), quote_ident(&column.name));
-        let mut type_sql = column.type_sql.clone();
+        let (mut expr, mut type_sql) = match (table.column(&field.name), table.computed_field(&field.name)) {
+            (Some(column), _) => (
+                format!("{}.{}", quote_ident(alias), quote_ident(&column.name)),
+                column.type_sql.clone(),
+            ),
+            // A computed field is its function applied to the row (cast: a write's rows come from a CTE).
+            (None, Some(computed)) => (
+                format!(
+                    "{}.{}({}::{}.{})",
+                    quote_ident(&computed.schema),
+                    quote_ident(&computed.name),
+                    quote_ident(alias),
+                    quote_ident(&table.schema),
+                    quote_ident(&table.name)
+                ),
+                computed.type_sql.clone(),
+            ),
+            (None, None) => return Err(RestError::unknown_column(&table.name, &field.name)),
+        };
         for step in &field.path {
             let key = &step.key;
             let digits = key.strip_prefix('-').unwrap_or(key);
@@ -333,8 +349,11 @@ impl<'a> Builder<'a> {
         let mut found = Vec::new();
         for fk in &self.cache.foreign_keys {
             // Many-to-one: the parent holds the key.
+            // A self-referencing key named by the table means its children (one-to-many, below), as in
+            // PostgREST; the parent is reached by the FK column or constraint name.
+            let self_reference = fk.from == fk.to;
             if fk.from == parent_key
-                && (fk.to.1 == name || fk.name == name || fk.from_columns == [name.to_owned()])
+                && ((fk.to.1 == name && !self_reference) || fk.name == name || fk.from_columns == [name.to_owned()])
                 && hint.is_none_or(|h| {
                     fk.name == h || fk.from_columns.iter().any(|c| c == h) || fk.to_columns.iter().any(|c| c == h)
                 })
@@ -352,6 +371,7 @@ impl<'a> Builder<'a> {
                     cardinality: Cardinality::ManyToOne,
                     pairs,
                     junction: None,
+                    via: None,
                 });
             }
             // One-to-many (or one-to-one): the child holds the key.
@@ -377,6 +397,7 @@ impl<'a> Builder<'a> {
                     cardinality,
                     pairs,
                     junction: None,
+                    via: None,
                 });
             }
             // Many-to-many through a junction table holding keys to both sides.
@@ -408,6 +429,7 @@ impl<'a> Builder<'a> {
                                     .zip(other.to_columns.iter().cloned())
                                     .collect(),
                             )),
+                            via: Some(fk),
                         });
                     }
                 }
@@ -431,29 +453,53 @@ impl<'a> Builder<'a> {
                 parent.schema
             ))),
             _ => {
+                // PostgREST's wording: "<parent> with <target>", the key named from the parent's side.
                 let details: Vec<_> = found
+                    .iter()
+                    .map(|rel| {
+                        let parent_columns: Vec<&str> = rel.pairs.iter().map(|(p, _)| p.as_str()).collect();
+                        let relationship = match (&rel.junction, rel.via) {
+                            (Some((junction, child_pairs)), Some(via)) => {
+                                let source: Vec<&str> = rel.pairs.iter().map(|(_, j)| j.as_str()).collect();
+                                let target: Vec<&str> = child_pairs.iter().map(|(j, _)| j.as_str()).collect();
+                                format!(
+                                    "{} using {}({}) and {}({})",
+                                    junction.name,
+                                    via.name,
+                                    source.join(", "),
+                                    rel.fk.name,
+                                    target.join(", ")
+                                )
+                            }
+                            _ => {
+                                let child_columns: Vec<&str> = rel.pairs.iter().map(|(_, c)| c.as_str()).collect();
+                                format!(
+                                    "{} using {}({}) and {}({})",
+                                    rel.fk.name,
+                                    parent.name,
+                                    parent_columns.join(", "),
+                                    rel.target.name,
+                                    child_columns.join(", ")
+                                )
+                            }
+                        };
+                        json!({
+                            "cardinality": rel.cardinality.name(),
+                            "embedding": format!("{} with {}", parent.name, rel.target.name),
+                            "relationship": relationship,
+                        })
+                    })
+                    .collect();
+                let options: Vec<String> = found
                     .iter()
                     .map(|rel| {
                         let via = rel
                             .junction
                             .as_ref()
-                            .map(|(j, _)| format!(" via {}", j.name))
-                            .unwrap_or_default();
-                        json!({
-                            "cardinality": rel.cardinality.name(),
-                            "embedding": format!("{} with {}", parent.name, rel.target.name),
-                            "relationship": format!(
-                                "{}{via} using {}({}) and {}({})",
-                                rel.fk.name,
-                                rel.fk.from.1,
-                                rel.fk.from_columns.join(", "),
-                                rel.fk.to.1,
-                                rel.fk.to_columns.join(", ")
-                            ),
-                        })
+                            .map_or(rel.fk.name.as_str(), |(j, _)| j.name.as_str());
+                        format!("'{}!{via}'", rel.target.name)
                     })
                     .collect();
-                let options: Vec<String> = found.iter().map(|rel| format!("'{name}!{}'", rel.fk.name)).collect();
                 let mut error = RestError::new(
                     StatusCode::MULTIPLE_CHOICES,
                     "PGRST201",
@@ -485,6 +531,7 @@ impl<'a> Builder<'a> {
             exprs: Vec::new(),
             inner_conditions: Vec::new(),
         };
+        let mut embed_labels: Vec<&str> = Vec::new();
         for item in items {
             match item {
                 SelectItem::Star => rendered.exprs.push(format!("{}.*", quote_ident(alias))),
@@ -501,6 +548,21 @@ impl<'a> Builder<'a> {
                     rendered.exprs.push(format!("{expr} AS {}", quote_ident(output)));
                 }
                 SelectItem::Embed(embed) => {
+                    if embed_labels.contains(&embed.label()) {
+                        // Two embeds under one name would be two equal keys in one JSON object. PostgREST's
+                        // statement names both joins `<table>_<name>_<depth>`, so Postgres refuses it (42712).
+                        return Err(RestError::new(
+                            StatusCode::BAD_REQUEST,
+                            "42712",
+                            format!(
+                                "table name \"{}_{}_{}\" specified more than once",
+                                table.name,
+                                embed.label(),
+                                path.len() + 1
+                            ),
+                        ));
+                    }
+                    embed_labels.push(embed.label());
                     let rel = self.relationship(table, &embed.name, embed.hint.as_deref())?;
                     let mut child_path = path.to_vec();
                     child_path.push(embed.label().to_owned());
@@ -572,6 +634,10 @@ impl<'a> Builder<'a> {
                         rendered.inner_conditions.push(format!("{raw} IS NOT NULL"));
                     }
                     self.embeds.push((child_path.clone(), raw.clone()));
+                    if embed.items.is_empty() {
+                        // `rel()`: only its `!inner` condition and filters count; nothing is output.
+                        continue;
+                    }
                     let value = if rel.cardinality.to_one() {
                         raw
                     } else {
@@ -658,7 +724,16 @@ impl<'a> Builder<'a> {
         ))
     }
 
-    fn finish_write(&mut self, table: &Table, dml: &str, shape: &WriteShape) -> RestResult<String> {
+    /// `WITH <ctes>pgrst_source AS (<dml>)` and the one result row: (`first`, count, body, location). Inserts
+    /// put the number of rows they inserted (not updated by an upsert) in `first`; others put NULL.
+    fn finish_write(
+        &mut self,
+        table: &Table,
+        ctes: &str,
+        dml: &str,
+        first: &str,
+        shape: &WriteShape,
+    ) -> RestResult<String> {
         let body = match shape.returning {
             Returning::Representation => self.representation(table, shape.body)?,
             _ => {
@@ -679,7 +754,7 @@ impl<'a> Builder<'a> {
             _ => "NULL::text[]".to_owned(),
         };
         Ok(format!(
-            "WITH pgrst_source AS ({dml}) SELECT NULL::int8, (SELECT pg_catalog.count(*) FROM pgrst_source), \
+            "WITH {ctes}pgrst_source AS ({dml}) SELECT {first}, (SELECT pg_catalog.count(*) FROM pgrst_source), \
              {body}, {location}"
         ))
     }
@@ -700,66 +775,74 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// `INSERT … SELECT … FROM json_populate_recordset(…)`, optionally an upsert.
-    pub fn insert(
-        &mut self,
-        table: &Table,
-        columns: &[&Column],
-        rows_json: String,
-        shape: &WriteShape,
-    ) -> RestResult<String> {
+    /// `INSERT … SELECT … FROM json_populate_recordset(…)`, optionally an upsert: one INSERT per group of rows
+    /// (each group names the columns its rows write; the others take their defaults — identity, serial and
+    /// domain defaults included — so `missing=default` is Postgres's own `DEFAULT`, and no sequence privilege
+    /// beyond the table's is needed). Without `missing=default` there is one group of every column.
+    pub fn insert(&mut self, table: &Table, groups: &[InsertGroup<'_>], shape: &WriteShape) -> RestResult<String> {
         let target = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name));
-        let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-        // Bound only when used: a parameter the statement does not reference would fail the call.
-        let payload = if names.is_empty() {
-            String::new()
-        } else {
-            self.params.bind(rows_json)
-        };
-        let source = if names.is_empty() {
-            String::new()
-        } else if shape.missing_default {
-            let mut defaults = Vec::new();
-            for column in columns {
-                if let Some(default) = &column.default_sql {
-                    let key = self.params.bind(column.name.clone());
-                    defaults.push(format!("{key}, ({default})"));
+        // Whether an upsert inserted or updated a row is `xmax = 0` (a system column of plain tables).
+        let track_inserted = shape.upsert.as_ref().is_some_and(|u| u.merge) && table.kind == 'r';
+        let mut returning = Self::returning(table, shape);
+        if track_inserted {
+            returning.push_str(", (\"t0\".xmax = 0) AS \"pgrst_inserted\"");
+        }
+        let mut ctes = Vec::new();
+        for (i, group) in groups.iter().enumerate() {
+            let names: Vec<String> = group.columns.iter().map(|c| quote_ident(&c.name)).collect();
+            let mut dml = if names.is_empty() {
+                if group.rows == 1 {
+                    format!("INSERT INTO {target} AS \"t0\" DEFAULT VALUES")
+                } else {
+                    // Objects without keys: that many rows of defaults.
+                    let count = self.params.bind(group.rows.to_string());
+                    format!(
+                        "INSERT INTO {target} AS \"t0\" SELECT FROM pg_catalog.generate_series(1, CAST({count} AS int8))"
+                    )
+                }
+            } else {
+                let payload = self.params.bind(group.json.clone());
+                format!(
+                    "INSERT INTO {target} AS \"t0\" ({}) SELECT {} FROM pg_catalog.json_populate_recordset(NULL::{target}, {payload}::json)",
+                    names.join(", "),
+                    names.join(", ")
+                )
+            };
+            if let Some(upsert) = &shape.upsert {
+                let keys: Vec<String> = upsert.on_conflict.iter().map(|c| quote_ident(c)).collect();
+                dml.push_str(&format!(" ON CONFLICT ({})", keys.join(", ")));
+                if upsert.merge && !names.is_empty() {
+                    let sets: Vec<String> = names.iter().map(|n| format!("{n} = EXCLUDED.{n}")).collect();
+                    dml.push_str(&format!(" DO UPDATE SET {}", sets.join(", ")));
+                } else {
+                    dml.push_str(" DO NOTHING");
                 }
             }
-            if defaults.is_empty() {
-                format!("{payload}::json")
-            } else {
-                format!(
-                    "(SELECT pg_catalog.json_agg(pg_catalog.jsonb_build_object({}) || _e) FROM \
-                     pg_catalog.jsonb_array_elements({payload}::jsonb) _e)",
-                    defaults.join(", ")
-                )
-            }
-        } else {
-            format!("{payload}::json")
-        };
-        let mut dml = if names.is_empty() {
-            // `{}`: one row of defaults (the handler refuses several key-less objects).
-            format!("INSERT INTO {target} AS \"t0\" DEFAULT VALUES")
-        } else {
-            format!(
-                "INSERT INTO {target} AS \"t0\" ({}) SELECT {} FROM pg_catalog.json_populate_recordset(NULL::{target}, {source})",
-                names.join(", "),
-                names.join(", ")
-            )
-        };
-        if let Some(upsert) = &shape.upsert {
-            let keys: Vec<String> = upsert.on_conflict.iter().map(|c| quote_ident(c)).collect();
-            dml.push_str(&format!(" ON CONFLICT ({})", keys.join(", ")));
-            if upsert.merge && !names.is_empty() {
-                let sets: Vec<String> = names.iter().map(|n| format!("{n} = EXCLUDED.{n}")).collect();
-                dml.push_str(&format!(" DO UPDATE SET {}", sets.join(", ")));
-            } else {
-                dml.push_str(" DO NOTHING");
-            }
+            dml.push_str(&returning);
+            ctes.push(format!("pgrst_insert_{i} AS ({dml})"));
         }
-        dml.push_str(&Self::returning(table, shape));
-        self.finish_write(table, &dml, shape)
+        let union: Vec<String> = (0..ctes.len())
+            .map(|i| format!("SELECT * FROM pgrst_insert_{i}"))
+            .collect();
+        let columns: Vec<String> = match shape.returning {
+            Returning::Representation => table.columns.iter().map(|c| quote_ident(&c.name)).collect(),
+            Returning::Location if !table.primary_key.is_empty() => {
+                table.primary_key.iter().map(|c| quote_ident(c)).collect()
+            }
+            _ => vec!["1".to_owned()],
+        };
+        let ctes = format!(
+            "{}, pgrst_written AS ({}), ",
+            ctes.join(", "),
+            union.join(" UNION ALL ")
+        );
+        let dml = format!("SELECT {} FROM pgrst_written", columns.join(", "));
+        let first = if track_inserted {
+            "(SELECT pg_catalog.count(*) FROM pgrst_written WHERE \"pgrst_inserted\")"
+        } else {
+            "(SELECT pg_catalog.count(*) FROM pgrst_written)"
+        };
+        self.finish_write(table, &ctes, &dml, first, shape)
     }
 
     /// `UPDATE … SET … FROM json_populate_record(…) WHERE <filters>`.
@@ -784,7 +867,7 @@ impl<'a> Builder<'a> {
             conditions.join(" AND ")
         );
         dml.push_str(&Self::returning(table, shape));
-        self.finish_write(table, &dml, shape)
+        self.finish_write(table, "", &dml, "NULL::int8", shape)
     }
 
     /// `DELETE … WHERE <filters>`.
@@ -794,7 +877,7 @@ impl<'a> Builder<'a> {
         let conditions = self.node_conditions(table, "t0", &node, &[])?;
         let mut dml = format!("DELETE FROM {target} AS \"t0\" WHERE {}", conditions.join(" AND "));
         dml.push_str(&Self::returning(table, shape));
-        self.finish_write(table, &dml, shape)
+        self.finish_write(table, "", &dml, "NULL::int8", shape)
     }
 
     /// A call of a set-returning or composite function, read like a table (`call` is the FROM item).
@@ -853,25 +936,20 @@ impl BodyFormat {
     }
 }
 
-/// CSV of a JSON array of objects, in Postgres: a header from the first object's keys (json keeps key order),
-/// fields quoted when they hold a comma, quote or newline, NULL as an empty field.
+/// CSV as PostgREST writes it: a header from the first row's keys, then each row `_t` (the row alias of every
+/// query that renders a body) in Postgres's record text form without its parentheses — so a field is quoted
+/// when it holds whitespace, `"`, `\`, `(`, `)` or `,`, an empty string is `""` and NULL is nothing.
 fn csv_of(json: &str) -> String {
     let quote = |expr: &str| {
         format!(
             "(CASE WHEN {expr} ~ '[\",\\r\\n]' THEN '\"' || pg_catalog.replace({expr}, '\"', '\"\"') || '\"' ELSE {expr} END)"
         )
     };
-    let field = format!(
-        "(CASE pg_catalog.json_typeof(_v) WHEN 'null' THEN '' WHEN 'string' THEN {} ELSE {} END)",
-        quote("(_v #>> '{}')"),
-        quote("(_v::text)")
-    );
     format!(
-        "(SELECT COALESCE((SELECT pg_catalog.string_agg({}, ',' ORDER BY _o) FROM \
-         pg_catalog.json_object_keys(_b -> 0) WITH ORDINALITY AS _h(_k, _o)), '') || COALESCE(E'\\n' || \
-         (SELECT pg_catalog.string_agg((SELECT pg_catalog.string_agg({field}, ',' ORDER BY _o) FROM \
-         pg_catalog.json_each(_r) WITH ORDINALITY AS _f(_k, _v, _o)), E'\\n' ORDER BY _n) FROM \
-         pg_catalog.json_array_elements(_b) WITH ORDINALITY AS _x(_r, _n)), '') FROM (SELECT {json} AS _b) _c)",
+        "((SELECT COALESCE((SELECT pg_catalog.string_agg({}, ',' ORDER BY _o) FROM \
+         pg_catalog.json_object_keys(_b -> 0) WITH ORDINALITY AS _h(_k, _o)), '') FROM (SELECT {json} AS _b) _c) || \
+         COALESCE(E'\\n' || pg_catalog.string_agg(pg_catalog.substr(_t::text, 2, pg_catalog.length(_t::text) - 2), \
+         E'\\n'), ''))",
         quote("_k")
     )
 }
@@ -894,6 +972,17 @@ pub struct Upsert {
     pub on_conflict: Vec<String>,
     /// `merge-duplicates` (else `ignore-duplicates`).
     pub merge: bool,
+}
+
+/// Rows of an insert that write the same columns.
+#[derive(Debug, Clone)]
+pub struct InsertGroup<'c> {
+    /// The columns written (checked against the cache).
+    pub columns: Vec<&'c Column>,
+    /// The rows, a JSON array of objects.
+    pub json: String,
+    /// How many rows.
+    pub rows: usize,
 }
 
 /// The shape of a write statement.

@@ -30,6 +30,7 @@ fn table(name: &str, columns: Vec<Column>) -> Table {
         unique_keys: vec![vec!["id".into()]],
         readable_by: vec![],
         comment: None,
+        computed: vec![],
     }
 }
 

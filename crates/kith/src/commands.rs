@@ -16,6 +16,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
+/// How often the background re-score looks for aged or changed contacts.
+const RESCORE_EVERY: Duration = Duration::from_secs(60);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The two connections: the schema owner's (migrations) and the request pool's.
@@ -64,6 +66,8 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
     let secret = settings.jwt_secret()?;
     let db = Db::with_wait_timeout(connections.pool.clone(), settings.pool_size, settings.pool_wait)?;
     let (state, auth) = build_state(settings, db, &secret).await?;
+    // Stored lead scores age as interactions decay: keep them current in the background.
+    kith_crm::rescore_job::spawn(state.db.clone(), RESCORE_EVERY);
     let router = app::router(state.clone(), &auth, &settings.rest, &settings.http);
     let router = server::body_timeout(router, &settings.limits);
 

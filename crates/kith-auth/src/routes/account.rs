@@ -1,14 +1,17 @@
-//! `GET /user` and `PUT /user`.
+//! `GET /user`, `PUT /user` and `GET /reauthenticate`.
 
+use super::email::mail_interval;
 use crate::error::{AuthError, AuthResult};
-use crate::mailer::MailKind;
-use crate::service::{AuthJson, AuthState, current_user, parse_email, user_metadata};
-use crate::store;
+use crate::mailer::{Mail, MailKind};
+use crate::secrets;
+use crate::service::{AuthJson, AuthState, Client, current_user, parse_email, user_metadata};
+use crate::store::{self, User};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use kith_db::CallerTx;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub(super) async fn get_user(State(state): State<AuthState>, headers: HeaderMap) -> AuthResult<Json<Value>> {
     let mut tx = state.tx("read the signed-in user").await?;
@@ -30,10 +33,96 @@ pub(super) struct UpdateBody {
     current_password: Option<String>,
     data: Option<Value>,
     phone: Option<String>,
+    nonce: Option<String>,
+}
+
+/// The stored form of a reauthentication nonce: bound to the address it was mailed to.
+fn nonce_hash(email: &str, nonce: &str) -> String {
+    secrets::hash(&format!("reauthentication:{}:{}", email.to_lowercase(), nonce.trim()))
+}
+
+/// `GET /reauthenticate` (`auth.reauthenticate()`): mails the signed-in user a six-digit nonce that `PUT /user`
+/// accepts (with `nonce`) in place of the current password. One nonce at a time, at most one mail a minute; the
+/// mail goes out after the nonce is committed.
+pub(super) async fn reauthenticate(State(state): State<AuthState>, headers: HeaderMap) -> AuthResult<Json<Value>> {
+    let mut tx = state.tx("send a reauthentication nonce").await?;
+    let user = current_user(&state, &mut tx, &headers).await?.user;
+    let Some(email) = user.email.clone().filter(|e| !e.is_empty()) else {
+        return Err(AuthError::validation(
+            "Reauthentication requires the user to have an email or a phone number",
+        ));
+    };
+    if user.email_confirmed_at.is_none() {
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "email_not_confirmed",
+            "Please verify your email first.",
+        ));
+    }
+    let row = tx
+        .query_one(
+            "select reauthentication_sent_at from auth.users where id = $1 for update",
+            &[&user.id],
+        )
+        .await?;
+    mail_interval(row.get(0))?;
+    let nonce = secrets::random_code();
+    tx.query(
+        "update auth.users set reauthentication_token = $2, reauthentication_sent_at = now() where id = $1",
+        &[&user.id, &nonce_hash(&email, &nonce)],
+    )
+    .await?;
+    tx.commit().await?;
+    let mail = Mail {
+        to: email,
+        subject: "Confirm reauthentication".to_owned(),
+        text: format!("Enter the code {nonce} to confirm the change to your account.\n"),
+        kind: MailKind::Reauthentication,
+        link: String::new(),
+        code: Some(nonce),
+    };
+    state.deliver(&mail).await?;
+    tracing::info!(user_id = %user.id, "reauthentication nonce sent");
+    Ok(Json(json!({})))
+}
+
+/// Checks and spends the user's reauthentication nonce (422 `reauthentication_not_valid` when it is wrong,
+/// spent or older than the one-time-code lifetime). Guesses count against the per-address rate limit.
+async fn use_nonce(state: &AuthState, tx: &mut CallerTx, client: &Client, user: &User, nonce: &str) -> AuthResult<()> {
+    let invalid = || {
+        AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reauthentication_not_valid",
+            "Nonce has expired or is invalid",
+        )
+    };
+    let email = user.email.clone().unwrap_or_default();
+    state.rate_limit("reauthenticate", client, Some(&email)).await?;
+    let row = tx
+        .query_one(
+            "select coalesce(reauthentication_token, ''),
+                    coalesce(reauthentication_sent_at + make_interval(secs => $2) > now(), false)
+               from auth.users where id = $1 for update",
+            &[&user.id, &state.settings().otp_expiry.as_secs_f64()],
+        )
+        .await?;
+    let stored: String = row.get(0);
+    let fresh: bool = row.get(1);
+    if stored.is_empty() || !fresh || stored != nonce_hash(&email, nonce) {
+        tracing::info!(user_id = %user.id, reason = "reauthentication_not_valid", "nonce refused");
+        return Err(invalid());
+    }
+    tx.query(
+        "update auth.users set reauthentication_token = '', reauthentication_sent_at = null where id = $1",
+        &[&user.id],
+    )
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn update_user(
     State(state): State<AuthState>,
+    client: Client,
     headers: HeaderMap,
     Query(query): Query<UpdateQuery>,
     AuthJson(body): AuthJson<UpdateBody>,
@@ -54,7 +143,19 @@ pub(super) async fn update_user(
 
     if let (Some(password), Some(hash)) = (body.password.as_deref(), new_hash) {
         let after_recovery = current.amr_methods.iter().any(|m| m == "recovery");
-        if state.settings().password_change_requires_current && !after_recovery && user.encrypted_password.is_some() {
+        // A mailed reauthentication nonce proves the user as the current password does.
+        let reauthenticated = match body.nonce.as_deref().filter(|n| !n.trim().is_empty()) {
+            Some(nonce) => {
+                use_nonce(&state, &mut tx, &client, &user, nonce).await?;
+                true
+            }
+            None => false,
+        };
+        if state.settings().password_change_requires_current
+            && !after_recovery
+            && !reauthenticated
+            && user.encrypted_password.is_some()
+        {
             let current_password = body
                 .current_password
                 .as_deref()

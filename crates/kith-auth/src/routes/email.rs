@@ -77,8 +77,13 @@ pub(super) async fn otp(
     Query(query): Query<RedirectQuery>,
     AuthJson(body): AuthJson<OtpBody>,
 ) -> AuthResult<Json<Value>> {
-    if body.phone.is_some() {
-        return Err(AuthError::phone_disabled());
+    if body.phone.as_deref().is_some_and(|p| !p.is_empty()) && body.email.as_deref().is_none_or(str::is_empty) {
+        // Supabase Auth's SMS one-time codes with the phone provider off.
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "phone_provider_disabled",
+            "Unsupported phone provider",
+        ));
     }
     let email = parse_email(body.email.as_deref().unwrap_or_default())?;
     state.rate_limit("otp", &client, Some(&email)).await?;
@@ -113,6 +118,119 @@ pub(super) async fn otp(
         )
         .await?;
     tx.commit().await?;
+    Ok(Json(json!({})))
+}
+
+/// Supabase Auth mails one address at most once a minute (`SMTP_MAX_FREQUENCY`).
+pub(super) const MAIL_INTERVAL_SECS: i64 = 60;
+
+/// 429 `over_email_send_rate_limit` when the last mail of this kind went out less than a minute ago.
+pub(super) fn mail_interval(sent_at: Option<chrono::DateTime<chrono::Utc>>) -> AuthResult<()> {
+    if let Some(sent_at) = sent_at {
+        let next = sent_at + chrono::Duration::seconds(MAIL_INTERVAL_SECS);
+        let now = chrono::Utc::now();
+        if next > now {
+            return Err(AuthError::mail_too_soon((next - now).num_seconds()));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ResendBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+/// `POST /resend` (`auth.resend`): mails a new sign-up confirmation or email-change link. Like Supabase Auth it
+/// answers 200 `{}` when there is nothing to send (unknown address, already confirmed, no pending change), so
+/// it does not reveal accounts. The mail goes out after the new token is committed.
+pub(super) async fn resend(
+    State(state): State<AuthState>,
+    client: Client,
+    Query(query): Query<RedirectQuery>,
+    AuthJson(body): AuthJson<ResendBody>,
+) -> AuthResult<Json<Value>> {
+    let kind = body.kind.as_deref().unwrap_or_default();
+    if !matches!(kind, "signup" | "email_change" | "sms" | "phone_change") {
+        return Err(AuthError::validation(
+            "Missing one of these types: signup, email_change, sms, phone_change",
+        ));
+    }
+    let email = body.email.as_deref().filter(|e| !e.is_empty());
+    let phone = body.phone.as_deref().filter(|p| !p.is_empty());
+    if email.is_none() && kind == "signup" {
+        return Err(AuthError::validation("Type provided requires an email address"));
+    }
+    if phone.is_none() && kind == "sms" {
+        return Err(AuthError::validation("Type provided requires a phone number"));
+    }
+    let email = match (email, phone) {
+        (Some(_), Some(_)) => {
+            return Err(AuthError::validation(
+                "Only an email address or phone number should be provided.",
+            ));
+        }
+        (Some(email), None) => parse_email(email)?,
+        (None, Some(_)) => {
+            return Err(AuthError::new(
+                StatusCode::BAD_REQUEST,
+                "phone_provider_disabled",
+                "Phone logins are disabled",
+            ));
+        }
+        (None, None) => return Err(AuthError::validation("Missing email address or phone number")),
+    };
+    state.rate_limit("resend", &client, Some(&email)).await?;
+    let mut tx = state.tx("resend a confirmation mail").await?;
+    let Some(user) = store::user_by_email(&mut tx, &email).await? else {
+        return Ok(Json(json!({})));
+    };
+    let mail = match kind {
+        "signup" if user.email_confirmed_at.is_none() => {
+            mail_interval(user.confirmation_sent_at)?;
+            tx.query(
+                "update auth.users set confirmation_sent_at = now() where id = $1",
+                &[&user.id],
+            )
+            .await?;
+            state
+                .link_mail(
+                    &mut tx,
+                    user.id,
+                    MailKind::Confirmation,
+                    &email,
+                    None,
+                    query.redirect_to.as_deref(),
+                )
+                .await?
+        }
+        "email_change" if user.email_change.is_some() => {
+            let new_email = user.email_change.clone().unwrap_or_default();
+            mail_interval(user.email_change_sent_at)?;
+            tx.query(
+                "update auth.users set email_change_sent_at = now() where id = $1",
+                &[&user.id],
+            )
+            .await?;
+            state
+                .link_mail(
+                    &mut tx,
+                    user.id,
+                    MailKind::EmailChange,
+                    &new_email,
+                    None,
+                    query.redirect_to.as_deref(),
+                )
+                .await?
+        }
+        _ => return Ok(Json(json!({}))),
+    };
+    tx.commit().await?;
+    state.deliver(&mail).await?;
+    tracing::info!(user_id = %user.id, kind, "confirmation mail sent again");
     Ok(Json(json!({})))
 }
 

@@ -1,14 +1,15 @@
 //! `/auth/v1`: the endpoints supabase-js calls, with Supabase Auth's paths, bodies, status codes and errors.
 
 mod account;
+mod disabled;
 mod email;
 mod meta;
 mod token;
 
-use crate::error::api_versions;
+use crate::error::{api_versions, router_errors};
 use crate::service::AuthState;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 /// Every `/auth/v1` route, with its own state; merge the result into the application router.
 pub fn routes<S: Clone + Send + Sync + 'static>(state: AuthState) -> Router<S> {
@@ -18,11 +19,20 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: AuthState) -> Router<S> {
         .route("/auth/v1/logout", post(token::logout))
         .route("/auth/v1/user", get(account::get_user).put(account::update_user))
         .route("/auth/v1/recover", post(email::recover))
+        .route("/auth/v1/resend", post(email::resend))
+        .route("/auth/v1/reauthenticate", get(account::reauthenticate))
+        .route("/auth/v1/authorize", get(disabled::authorize))
+        .route("/auth/v1/sso", any(disabled::sso))
+        .route("/auth/v1/sso/{*rest}", any(disabled::sso))
         .route("/auth/v1/otp", post(email::otp))
         .route("/auth/v1/verify", get(email::verify_link).post(email::verify))
         .route("/auth/v1/settings", get(meta::settings))
         .route("/auth/v1/health", get(meta::health))
         .route("/auth/v1/.well-known/jwks.json", get(meta::jwks))
+        .route("/auth/v1", any(disabled::unknown_path))
+        .route("/auth/v1/", any(disabled::unknown_path))
+        .route("/auth/v1/{*rest}", any(disabled::unknown_path))
+        .layer(axum::middleware::from_fn(router_errors))
         .layer(axum::middleware::from_fn(api_versions))
         .with_state(state)
 }

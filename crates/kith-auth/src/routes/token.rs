@@ -35,6 +35,15 @@ pub(super) async fn signup(
     AuthJson(body): AuthJson<SignupBody>,
 ) -> AuthResult<Json<Value>> {
     let settings = state.settings();
+    let present = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    if !present(&body.email) && !present(&body.phone) {
+        // Supabase Auth routes a sign-up without email and phone to anonymous sign-in before anything else.
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "anonymous_provider_disabled",
+            "Anonymous sign-ins are disabled",
+        ));
+    }
     if settings.disable_signup {
         return Err(AuthError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -42,23 +51,20 @@ pub(super) async fn signup(
             "Signups not allowed for this instance",
         ));
     }
-    let email = match (body.email.as_deref(), body.phone.as_deref()) {
-        (Some(_), Some(_)) => {
+    let email = match (body.email.as_deref().filter(|e| !e.is_empty()), body.phone.as_deref()) {
+        (Some(_), Some(phone)) if !phone.is_empty() => {
             return Err(AuthError::validation(
                 "Only an email address or phone number should be provided on signup.",
             ));
         }
-        (None, Some(_)) => {
-            return Err(AuthError::phone_disabled());
-        }
-        (None, None) => {
+        (Some(email), _) => parse_email(email)?,
+        (None, _) => {
             return Err(AuthError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "anonymous_provider_disabled",
-                "Anonymous sign-ins are disabled",
+                StatusCode::BAD_REQUEST,
+                "phone_provider_disabled",
+                "Phone signups are disabled",
             ));
         }
-        (Some(email), None) => parse_email(email)?,
     };
     state.rate_limit("signup", &client, Some(&email)).await?;
     let password = body
@@ -144,6 +150,10 @@ pub(super) struct TokenBody {
     refresh_token: Option<String>,
     auth_code: Option<String>,
     code_verifier: Option<String>,
+    id_token: Option<String>,
+    provider: Option<String>,
+    client_id: Option<String>,
+    issuer: Option<String>,
 }
 
 pub(super) async fn token(
@@ -156,6 +166,12 @@ pub(super) async fn token(
         Some("password") => password_grant(&state, &client, body).await,
         Some("refresh_token") => refresh_grant(&state, body).await,
         Some("pkce") => pkce_grant(&state, &client, body).await,
+        Some("id_token") => Err(super::disabled::id_token_grant(
+            body.id_token.as_deref(),
+            body.provider.as_deref(),
+            body.client_id.as_deref(),
+            body.issuer.as_deref(),
+        )),
         _ => Err(AuthError::new(
             StatusCode::BAD_REQUEST,
             "invalid_credentials",

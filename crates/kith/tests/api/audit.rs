@@ -32,7 +32,7 @@ async fn the_migrated_database_passes_the_audit_and_the_probe_writes_as_members(
         .and_then(|rest| rest.split(',').next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap();
-    assert!(member_rows >= 10, "{}", summary.detail);
+    assert!(member_rows >= 10, "{}", report.human());
     // Nothing the probe wrote survives.
     let client = app.connect_as("postgres").await;
     let left: i64 = client

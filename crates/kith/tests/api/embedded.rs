@@ -135,6 +135,30 @@ async fn embedded_postgres_starts_restarts_keeps_data_and_stops_cleanly() {
     assert_eq!(pid_file.lines().nth(5).map(str::trim), Some(""), "{pid_file}");
     assert!(data_dir.join("run/.s.PGSQL.5432").exists());
 
+    // Only Kith's two login roles may connect, over the socket, and never for replication.
+    let (client, connection) = tokio_postgres::Config::new()
+        .host_path(data_dir.join("run"))
+        .port(5432)
+        .user("postgres")
+        .dbname("kith")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let rules: Vec<(String, Vec<String>, Vec<String>)> = client
+        .query(
+            "select type, database, user_name from pg_hba_file_rules order by line_number",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let rule = |user: &str| ("local".to_owned(), vec!["all".to_owned()], vec![user.to_owned()]);
+    assert_eq!(rules, [rule("postgres"), rule("kith_authenticator")]);
+    drop(client);
+
     // The generated secret is readable by its owner only.
     let secret_path = data_dir.join("jwt-secret");
     assert_eq!(

@@ -22,7 +22,7 @@ async fn the_demo_seed_shows_hot_and_cold_leads_and_a_week_of_events() {
         let leads = call(
             &app,
             "GET",
-            &format!("/api/agents/contact-intelligence?workspace_id={w}&limit=100"),
+            &format!("/api/agents/contact-intelligence?workspace_id={w}&limit=100&tier=hot,warm,cold"),
             token,
             None,
             200,
@@ -35,6 +35,19 @@ async fn the_demo_seed_shows_hot_and_cold_leads_and_a_week_of_events() {
         assert!(hot >= 5, "some clearly hot: {hot}");
         assert!(cold >= 10, "some cold: {cold}");
         assert_eq!(list[0]["tier"], "hot");
+        // By default the panel shows no cold contact.
+        let panel = call(
+            &app,
+            "GET",
+            &format!("/api/agents/contact-intelligence?workspace_id={w}&limit=100"),
+            token,
+            None,
+            200,
+        )
+        .await;
+        let panel = panel["hot_leads"].as_array().unwrap();
+        assert_eq!(panel.len(), 50 - cold);
+        assert!(panel.iter().all(|l| l["tier"] != "cold"));
         let events = call(
             &app,
             "GET",

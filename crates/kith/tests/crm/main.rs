@@ -12,4 +12,5 @@ mod demo;
 mod isolation;
 mod property;
 mod scoring;
+mod stored_rules;
 mod tenancy;

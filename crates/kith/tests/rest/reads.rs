@@ -188,7 +188,7 @@ async fn singular_responses() {
             send(rest(&w.app, Method::GET, &format!("items?{query}"), t).header("accept", object)).await;
         assert_eq!(status, 406);
         assert_eq!(body["code"], "PGRST116");
-        assert_eq!(body["message"], "Cannot coerce the result to a single JSON object");
+        assert_eq!(body["message"], "JSON object requested, multiple (or no) rows returned");
         assert_eq!(body["details"], format!("The result contains {rows} rows"));
     }
     let (status, _, body) = send(rest(&w.app, Method::GET, "items", t).header("accept", "image/png")).await;

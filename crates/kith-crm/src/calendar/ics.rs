@@ -38,10 +38,11 @@ fn param_value(value: &str) -> String {
     format!("\"{clean}\"")
 }
 
-/// Appends one content line, folded at 75 octets, ending in CRLF.
+/// Appends one content line, folded at 75 octets, ending in CRLF. Control characters are dropped: a stored
+/// value must never end a line (and so start a forged property or event) on its own.
 pub fn push_line(out: &mut String, line: &str) {
     let mut width = 0;
-    for c in line.chars() {
+    for c in line.chars().filter(|c| !c.is_control()) {
         let len = c.len_utf8();
         if width + len > 75 {
             out.push_str("\r\n ");
@@ -107,7 +108,12 @@ pub fn calendar(events: &[Event], now: DateTime<Utc>) -> String {
                 .collect();
             push_line(&mut out, &format!("RRULE:{rule}"));
         }
-        for a in &e.attendees {
+        // Stored rows may come from the data API: an attendee that is not a plain address is left out.
+        for a in e
+            .attendees
+            .iter()
+            .filter(|a| kith_auth::users::looks_like_email(&a.email))
+        {
             let mut line = String::from("ATTENDEE");
             if let Some(name) = &a.name {
                 line.push_str(&format!(";CN={}", param_value(name)));
@@ -181,5 +187,49 @@ mod tests {
     #[test]
     fn parameter_values_are_quoted() {
         assert_eq!(param_value("Ada \"The\" L; x:y"), "\"Ada The L; x:y\"");
+    }
+
+    #[test]
+    fn stored_values_cannot_forge_lines_or_events() {
+        #![allow(clippy::unwrap_used)]
+        use crate::calendar::{Attendee, AttendeeStatus};
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let forged = "x@y.io\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:Pay invoice at http://evil.example\r\nDTSTART:20260101T000000Z";
+        let event = Event {
+            id: uuid::Uuid::nil(),
+            workspace_id: uuid::Uuid::nil(),
+            title: "Standup\r\nX-INJECTED:1".into(),
+            description: None,
+            starts_at: at("2026-03-02T09:00:00Z"),
+            ends_at: at("2026-03-02T10:00:00Z"),
+            all_day: false,
+            timezone: "UTC".into(),
+            location: None,
+            attendees: vec![
+                Attendee {
+                    email: forged.into(),
+                    name: Some("Mallory\r\nEND:VCALENDAR".into()),
+                    status: AttendeeStatus::Accepted,
+                },
+                Attendee {
+                    email: "ada@acme.io".into(),
+                    name: None,
+                    status: AttendeeStatus::Accepted,
+                },
+            ],
+            contact_ids: vec![],
+            rrule: None,
+            sequence: 0,
+            updated_at: at("2026-03-01T00:00:00Z"),
+        };
+        let text = calendar(std::slice::from_ref(&event), Utc::now());
+        assert_eq!(text.matches("BEGIN:VEVENT").count(), 1, "{text}");
+        assert!(!text.contains("evil"), "{text}");
+        assert!(!text.contains("\r\nX-INJECTED"), "{text}");
+        assert!(text.contains("mailto:ada@acme.io"));
+        // Every line ends in CRLF and no bare CR or LF is left inside one.
+        for line in text.split("\r\n") {
+            assert!(!line.contains(['\r', '\n']), "{line:?}");
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! `/api/calendar/events`: events of a workspace with attendees, linked contacts, all-day events, IANA time zones
 //! and RRULE recurrences (expanded inside the asked window with the `rrule` crate), plus an `.ics` export.
 
+pub mod ics;
+pub mod recurrence;
+
 use crate::context::{Item, ItemQuery, OrgRole, WorkspaceCtx, delete_item, item_ctx, same_workspace, workspace_ctx};
-use crate::ics;
 use crate::input::{self, ApiQuery, Checked, Invalid};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -12,15 +14,23 @@ use chrono_tz::Tz;
 use kith_db::tokio_postgres::Row;
 use kith_db::{Access, CallerTx};
 use kith_http::{ApiError, ApiJson, ApiResult, AppState, AuthUser};
+use recurrence::{Budget, Expansion, Series};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use std::time::Instant;
 use uuid::Uuid;
 
 /// Longest window a query may ask for.
 const MAX_WINDOW_DAYS: i64 = 366;
-/// Most occurrences of one recurring event returned in one window.
-const MAX_OCCURRENCES: u16 = 1000;
+/// Most occurrences one listing returns.
+const MAX_LISTED: usize = 5_000;
+/// Occurrences one listing may generate while expanding (inside the window or not): about 10 ms of work.
+const EXPANSION_STEPS: u32 = 50_000;
+/// Wall-clock bound on one listing's expansion, whatever the steps cost.
+const EXPANSION_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
+/// Set on a listing that was cut off by the bounds above.
+pub const TRUNCATED_HEADER: &str = "x-kith-truncated";
 const MAX_ATTENDEES: usize = 100;
 const MAX_LINKED_CONTACTS: usize = 100;
 
@@ -148,55 +158,56 @@ fn zone(name: &str) -> Tz {
 
 /// Parses and checks an RRULE against its start; `Invalid` names the `rrule` field.
 pub fn parse_rrule(rule: &str, starts_at: DateTime<Utc>, tz: Tz) -> Checked<rrule::RRuleSet> {
-    let rule = rule.trim();
-    let rule = rule.strip_prefix("RRULE:").unwrap_or(rule);
-    if rule.contains(['\n', '\r']) || rule.to_ascii_uppercase().contains("DTSTART") {
-        return Err(Invalid::new(
-            "rrule",
-            "must be a single RRULE value such as FREQ=WEEKLY;COUNT=4",
-        ));
-    }
-    let parsed: rrule::RRule<rrule::Unvalidated> = rule
-        .parse()
-        .map_err(|e| Invalid::new("rrule", format!("is not a valid RRULE: {e}")))?;
-    let start = starts_at.with_timezone(&rrule::Tz::from(tz));
-    parsed
-        .build(start)
-        .map_err(|e| Invalid::new("rrule", format!("is not a valid RRULE: {e}")))
+    recurrence::build(rule, starts_at, tz).map_err(|e| Invalid::new("rrule", e.0))
 }
 
-/// The occurrences of `e` that overlap `[from, to)`, as (start, end).
-pub fn occurrences(e: &Event, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-    let duration = e.ends_at - e.starts_at;
-    let overlaps =
-        |start: DateTime<Utc>| start < to && (start + duration > from || (duration.is_zero() && start >= from));
+/// The occurrences of `e` that overlap `[from, to)`, as (start, end), within what `budget` allows.
+pub fn occurrences(e: &Event, from: DateTime<Utc>, to: DateTime<Utc>, budget: &mut Budget) -> Expansion {
     match &e.rrule {
         None => {
-            if overlaps(e.starts_at) {
-                vec![(e.starts_at, e.ends_at)]
-            } else {
-                vec![]
+            let duration = e.ends_at - e.starts_at;
+            let overlaps = e.starts_at < to && (e.ends_at > from || (duration.is_zero() && e.starts_at >= from));
+            Expansion {
+                occurrences: if overlaps {
+                    vec![(e.starts_at, e.ends_at)]
+                } else {
+                    vec![]
+                },
+                truncated: false,
             }
         }
-        Some(rule) => {
-            let tz = zone(&e.timezone);
-            let Ok(set) = parse_rrule(rule, e.starts_at, tz) else {
-                return vec![];
-            };
-            let rtz = rrule::Tz::from(tz);
-            let after = (from - duration - Duration::seconds(1)).with_timezone(&rtz);
-            let before = to.with_timezone(&rtz);
-            set.after(after)
-                .before(before)
-                .all(MAX_OCCURRENCES)
-                .dates
-                .into_iter()
-                .map(|start| start.with_timezone(&Utc))
-                .filter(|start| overlaps(*start))
-                .map(|start| (start, start + duration))
-                .collect()
+        Some(rule) => Series {
+            rule,
+            starts_at: e.starts_at,
+            duration: e.ends_at - e.starts_at,
+            tz: zone(&e.timezone),
+        }
+        .expand(from, to, budget),
+    }
+}
+
+/// One listing's events expanded into the window, sorted by start; `true` when something was cut off.
+fn expand_listing(events: &[Event], from: DateTime<Utc>, to: DateTime<Utc>) -> (Vec<Value>, bool) {
+    let mut budget = Budget::new(EXPANSION_STEPS, Instant::now() + EXPANSION_DEADLINE);
+    let mut truncated = false;
+    let mut out: Vec<(DateTime<Utc>, Value)> = Vec::new();
+    for e in events {
+        let expansion = occurrences(e, from, to, &mut budget);
+        truncated |= expansion.truncated;
+        for occurrence in expansion.occurrences {
+            let shown = e.rrule.is_some().then_some(occurrence);
+            out.push((occurrence.0, to_json(e, shown)));
+            if out.len() >= MAX_LISTED {
+                truncated = true;
+                break;
+            }
+        }
+        if out.len() >= MAX_LISTED {
+            break;
         }
     }
+    out.sort_by_key(|a| a.0);
+    (out.into_iter().map(|(_, v)| v).collect(), truncated)
 }
 
 /// `GET /api/calendar/events` query.
@@ -214,7 +225,7 @@ pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     ApiQuery(query): ApiQuery<WindowQuery>,
-) -> ApiResult<Json<Vec<Value>>> {
+) -> ApiResult<axum::response::Response> {
     let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
     let from = match query.from.as_deref() {
         Some(raw) => input::time_or_date("from", raw)?,
@@ -246,18 +257,18 @@ pub async fn list(
         )
         .await?;
     tx.commit().await?;
-    let mut out: Vec<(DateTime<Utc>, Value)> = Vec::new();
-    for e in rows.iter().map(event) {
-        if e.rrule.is_some() {
-            for occurrence in occurrences(&e, from, to) {
-                out.push((occurrence.0, to_json(&e, Some(occurrence))));
-            }
-        } else if !occurrences(&e, from, to).is_empty() {
-            out.push((e.starts_at, to_json(&e, None)));
-        }
+    let events: Vec<Event> = rows.iter().map(event).collect();
+    // Expansion is CPU work whose size the events decide: keep it off the async workers.
+    let (listed, truncated) = tokio::task::spawn_blocking(move || expand_listing(&events, from, to))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let mut response = Json(listed).into_response();
+    if truncated {
+        response
+            .headers_mut()
+            .insert(TRUNCATED_HEADER, header::HeaderValue::from_static("true"));
     }
-    out.sort_by_key(|a| a.0);
-    Ok(Json(out.into_iter().map(|(_, v)| v).collect()))
+    Ok(response)
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -605,6 +616,11 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn occurrences(e: &Event, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let mut budget = Budget::new(u32::MAX, Instant::now() + std::time::Duration::from_secs(60));
+        super::occurrences(e, from, to, &mut budget).occurrences
     }
 
     fn sample(rrule: Option<&str>, tz: &str) -> Event {
