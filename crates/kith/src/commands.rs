@@ -15,9 +15,9 @@ use kith_http::AppState;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How long in-flight requests may take to finish after a shutdown signal.
 /// How often the background re-score looks for aged or changed contacts.
 const RESCORE_EVERY: Duration = Duration::from_secs(60);
+/// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The two connections: the schema owner's (migrations) and the request pool's.
