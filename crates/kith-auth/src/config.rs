@@ -48,6 +48,10 @@ pub struct AuthSettings {
     pub otp_expiry: Duration,
     /// How long a PKCE authorization code stays valid once issued.
     pub flow_state_expiry: Duration,
+    /// A browser session unused for this long is over.
+    pub browser_idle_timeout: Duration,
+    /// A browser session is over this long after sign-in, however active.
+    pub browser_absolute_timeout: Duration,
 }
 
 impl AuthSettings {
@@ -73,6 +77,8 @@ impl AuthSettings {
             outbox_dir: data_dir.join("outbox"),
             otp_expiry: Duration::from_secs(3600),
             flow_state_expiry: Duration::from_secs(600),
+            browser_idle_timeout: Duration::from_secs(24 * 3600),
+            browser_absolute_timeout: Duration::from_secs(14 * 24 * 3600),
         }
     }
 

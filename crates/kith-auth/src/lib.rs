@@ -5,6 +5,7 @@
 //! Accounts live in the `auth` schema, which only this crate writes, through the privileged handle.
 
 pub mod api_keys;
+pub mod browser;
 pub mod config;
 pub mod error;
 pub mod mailer;

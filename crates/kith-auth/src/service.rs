@@ -118,6 +118,186 @@ impl AuthState {
         Ok(matched)
     }
 
+    /// The checks of a password sign-in, shared by `POST /token?grant_type=password` and the sign-in page: the
+    /// rate limits, the password (a wrong email costs what a wrong password does), a confirmed address and no
+    /// ban. Returns the open privileged transaction and the user, ready for a session.
+    pub async fn check_credentials(
+        &self,
+        client: &Client,
+        email: &str,
+        password: &str,
+    ) -> AuthResult<(CallerTx, User)> {
+        let email = email.trim().to_lowercase();
+        self.rate_limit("token", client, Some(&email)).await?;
+        let mut tx = self.tx("sign in with password").await?;
+        let user = if email.is_empty() {
+            None
+        } else {
+            store::user_by_email(&mut tx, &email).await?
+        };
+        if !self.check_password(&mut tx, user.as_ref(), password).await? {
+            tracing::info!(user_id = ?user.as_ref().map(|u| u.id), reason = "invalid_credentials", "sign-in failed");
+            // The rehash branch wrote nothing; rolling back keeps the failure side-effect free.
+            return Err(AuthError::invalid_credentials());
+        }
+        let Some(user) = user else {
+            return Err(AuthError::invalid_credentials());
+        };
+        if user.email_confirmed_at.is_none() && !self.inner.settings.autoconfirm {
+            tracing::info!(user_id = %user.id, reason = "email_not_confirmed", "sign-in failed");
+            return Err(AuthError::new(
+                StatusCode::BAD_REQUEST,
+                "email_not_confirmed",
+                "Email not confirmed",
+            ));
+        }
+        if user.is_banned() {
+            tracing::info!(user_id = %user.id, reason = "user_banned", "sign-in failed");
+            return Err(AuthError::new(StatusCode::BAD_REQUEST, "user_banned", "User is banned"));
+        }
+        Ok((tx, user))
+    }
+
+    /// Signs up `email` (already parsed) with `password`, shared by `POST /signup` and the sign-up page: the rate
+    /// limits, the password rules, and either a confirmed user ready for a session or a confirmation mail.
+    pub async fn register(
+        &self,
+        client: &Client,
+        email: &str,
+        password: &str,
+        metadata: &Value,
+        pkce: Option<&Pkce>,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<Registration> {
+        let settings = &self.inner.settings;
+        if settings.disable_signup {
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "signup_disabled",
+                "Signups not allowed for this instance",
+            ));
+        }
+        self.rate_limit("signup", client, Some(email)).await?;
+        if password.is_empty() {
+            return Err(AuthError::validation("Signup requires a valid password"));
+        }
+        let hash = self.new_password_hash(password).await?;
+        let mut tx = self.tx("sign up").await?;
+        if let Some(existing) = store::user_by_email(&mut tx, email).await? {
+            if settings.autoconfirm {
+                tracing::info!(user_id = %existing.id, reason = "user_already_exists", "sign-up refused");
+                return Err(AuthError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "user_already_exists",
+                    "User already registered",
+                ));
+            }
+            return Ok(Registration::AlreadyRegistered);
+        }
+        let user = store::insert_user(&mut tx, email, Some(&hash), metadata, settings.autoconfirm)
+            .await
+            .map_err(|err| match err.sql_state() {
+                Some(s) if *s == kith_db::tokio_postgres::error::SqlState::UNIQUE_VIOLATION => AuthError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "user_already_exists",
+                    "User already registered",
+                ),
+                _ => err.into(),
+            })?;
+        tracing::info!(user_id = %user.id, "user signed up");
+        if settings.autoconfirm {
+            return Ok(Registration::Confirmed(tx, user));
+        }
+        let flow = self.start_flow(&mut tx, pkce, user.id, "email/signup").await?;
+        tx.query(
+            "update auth.users set confirmation_sent_at = now() where id = $1",
+            &[&user.id],
+        )
+        .await?;
+        self.send_link(&mut tx, user.id, MailKind::Confirmation, email, flow, redirect_to)
+            .await?;
+        let user = store::user_by_id(&mut tx, user.id).await?.unwrap_or(user);
+        Ok(Registration::MailSent(tx, user))
+    }
+
+    /// Sends a recovery mail to `email` when it has an account (answering the same either way), shared by
+    /// `POST /recover` and the forgot-password page.
+    pub async fn send_recovery(
+        &self,
+        client: &Client,
+        email: &str,
+        pkce: Option<&Pkce>,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<()> {
+        let email = parse_email(email)?;
+        self.rate_limit("recover", client, Some(&email)).await?;
+        let mut tx = self.tx("password recovery").await?;
+        if let Some(user) = store::user_by_email(&mut tx, &email).await? {
+            let flow = self.start_flow(&mut tx, pkce, user.id, "recovery").await?;
+            tx.query(
+                "update auth.users set recovery_sent_at = now() where id = $1",
+                &[&user.id],
+            )
+            .await?;
+            self.send_link(&mut tx, user.id, MailKind::Recovery, &email, flow, redirect_to)
+                .await?;
+            tracing::info!(user_id = %user.id, "recovery mail sent");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Exchanges a PKCE authorization code and its verifier for the user it was issued to, shared by
+    /// `POST /token?grant_type=pkce` and the pages' mail-link callback. Returns the open transaction, the user
+    /// and the `amr` method the session should record.
+    pub async fn exchange_code(&self, code: &str, verifier: &str) -> AuthResult<(CallerTx, User, &'static str)> {
+        if code.is_empty() || verifier.is_empty() {
+            return Err(AuthError::validation(
+                "invalid request: both auth code and code verifier should be non-empty",
+            ));
+        }
+        let mut tx = self.tx("exchange a PKCE code").await?;
+        let flow = tx
+            .query_opt(
+                "delete from auth.flow_state where auth_code = $1 and auth_code_issued_at is not null
+                 returning user_id, code_challenge, code_challenge_method, authentication_method,
+                           auth_code_issued_at + make_interval(secs => $2) < now() as expired",
+                &[&code, &self.inner.settings.flow_state_expiry.as_secs_f64()],
+            )
+            .await?
+            .ok_or_else(|| {
+                AuthError::new(
+                    StatusCode::NOT_FOUND,
+                    "flow_state_not_found",
+                    "invalid flow state, no valid flow state found",
+                )
+            })?;
+        let expired: bool = flow.get("expired");
+        if expired {
+            tx.commit().await?;
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "flow_state_expired",
+                "invalid flow state, flow state has expired",
+            ));
+        }
+        let method = PkceMethod::parse(flow.get::<_, &str>("code_challenge_method")).unwrap_or(PkceMethod::S256);
+        if !method.verifies(flow.get("code_challenge"), verifier) {
+            tx.commit().await?;
+            return Err(AuthError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_code_verifier",
+                "code challenge does not match previously saved code verifier",
+            ));
+        }
+        let user_id: Uuid = flow.get("user_id");
+        let user = store::user_by_id(&mut tx, user_id)
+            .await?
+            .ok_or_else(|| AuthError::new(StatusCode::NOT_FOUND, "user_not_found", "User not found"))?;
+        let auth_method: String = flow.get("authentication_method");
+        Ok((tx, user, amr_method(&auth_method)))
+    }
+
     /// Hashes a new password after checking its strength.
     pub async fn new_password_hash(&self, candidate: &str) -> AuthResult<String> {
         let min = self.inner.settings.min_password_length;
@@ -167,12 +347,7 @@ impl AuthState {
     ) -> AuthResult<Value> {
         let now = chrono::Utc::now().timestamp();
         let expires_in = self.inner.settings.jwt_exp;
-        let claims = json!({
-            "iss": self.inner.settings.issuer(), "sub": user.id, "aud": user.aud, "exp": now + expires_in, "iat": now,
-            "email": user.email.clone().unwrap_or_default(), "phone": "",
-            "app_metadata": user.app_metadata, "user_metadata": user.user_metadata, "role": user.role,
-            "aal": session.aal, "amr": session.amr, "session_id": session.id, "is_anonymous": user.is_anonymous,
-        });
+        let claims = self.access_claims(user, session, expires_in);
         let access = self
             .inner
             .signer
@@ -183,6 +358,17 @@ impl AuthState {
             "access_token": access, "token_type": "bearer", "expires_in": expires_in, "expires_at": now + expires_in,
             "refresh_token": refresh, "user": user.to_json(&identities),
         }))
+    }
+
+    /// The claims of an access token for `user` in `session`, valid for `expires_in` seconds from now.
+    pub fn access_claims(&self, user: &User, session: &Session, expires_in: i64) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "iss": self.inner.settings.issuer(), "sub": user.id, "aud": user.aud, "exp": now + expires_in, "iat": now,
+            "email": user.email.clone().unwrap_or_default(), "phone": "",
+            "app_metadata": user.app_metadata, "user_metadata": user.user_metadata, "role": user.role,
+            "aal": session.aal, "amr": session.amr, "session_id": session.id, "is_anonymous": user.is_anonymous,
+        })
     }
 
     /// The user as JSON, with identities.
@@ -341,6 +527,28 @@ impl AuthState {
             challenge: challenge.to_owned(),
             method,
         }))
+    }
+}
+
+/// The outcome of [`AuthState::register`].
+#[allow(missing_debug_implementations, reason = "holds an open transaction")]
+pub enum Registration {
+    /// A confirmed user: open a session in this transaction, then commit it.
+    Confirmed(CallerTx, User),
+    /// A confirmation mail went out; commit the transaction.
+    MailSent(CallerTx, User),
+    /// The address already has an account and confirmation is required: answer as if it were new.
+    AlreadyRegistered,
+}
+
+/// The `amr` method recorded for a flow's authentication method.
+pub(crate) fn amr_method(authentication_method: &str) -> &'static str {
+    match authentication_method {
+        "recovery" => "recovery",
+        "email_change" => "email_change",
+        "invite" => "invite",
+        "magiclink" => "magiclink",
+        _ => "otp",
     }
 }
 

@@ -117,6 +117,12 @@ pub struct AuthArgs {
     /// Sender of auth mail [default: Kith <no-reply@kith.localhost>].
     #[arg(long, env = "KITH_SMTP_FROM", global = true)]
     pub smtp_from: Option<String>,
+    /// Seconds a browser session may stay unused before it ends [default: 86400].
+    #[arg(long, env = "KITH_WEB_SESSION_IDLE_TIMEOUT", global = true)]
+    pub web_session_idle_timeout: Option<String>,
+    /// Seconds after sign-in a browser session ends, however active [default: 1209600].
+    #[arg(long, env = "KITH_WEB_SESSION_ABSOLUTE_TIMEOUT", global = true)]
+    pub web_session_absolute_timeout: Option<String>,
 }
 
 /// Kith's commands.

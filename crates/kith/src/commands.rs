@@ -68,7 +68,7 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
     let (state, auth) = build_state(settings, db, &secret).await?;
     // Stored lead scores age as interactions decay: keep them current in the background.
     kith_crm::rescore_job::spawn(state.db.clone(), RESCORE_EVERY);
-    let router = app::router(state.clone(), &auth, &settings.rest, &settings.http);
+    let router = app::router(state.clone(), &auth, &settings.rest, &settings.http)?;
     let router = server::body_timeout(router, &settings.limits);
 
     let listener = TcpListener::bind(settings.bind)
@@ -248,6 +248,8 @@ pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow
         let token = session["access_token"].as_str().unwrap_or_default();
         println!("    access token ({} s): {token}", settings.auth.jwt_exp);
     }
+    let site = settings.site_url.as_str().trim_end_matches('/');
+    println!("open {site}/login in a browser and sign in as one of the users above (Email and Password)");
     println!(
         "  try: curl -H \"Authorization: Bearer <token>\" \"{}/api/agents/contact-intelligence?workspace_id={}\"",
         settings.site_url.as_str().trim_end_matches('/'),

@@ -125,6 +125,8 @@ struct FileSettings {
     rest_schemas: Option<String>,
     rest_max_rows: Option<u32>,
     rest_statement_timeout_ms: Option<u32>,
+    web_session_idle_timeout: Option<u32>,
+    web_session_absolute_timeout: Option<u32>,
 }
 
 impl Settings {
@@ -423,6 +425,26 @@ fn auth_settings(
     }
     if let Some(from) = text(&args.smtp_from, file.smtp_from.clone()) {
         auth.mail_from = from;
+    }
+    if let Some(v) = text(
+        &args.web_session_idle_timeout,
+        file.web_session_idle_timeout.map(|n| n.to_string()),
+    ) {
+        auth.browser_idle_timeout =
+            Duration::from_secs(parse_number("KITH_WEB_SESSION_IDLE_TIMEOUT", &v, 60, 31_536_000)?.into());
+    }
+    if let Some(v) = text(
+        &args.web_session_absolute_timeout,
+        file.web_session_absolute_timeout.map(|n| n.to_string()),
+    ) {
+        auth.browser_absolute_timeout =
+            Duration::from_secs(parse_number("KITH_WEB_SESSION_ABSOLUTE_TIMEOUT", &v, 60, 31_536_000)?.into());
+    }
+    if auth.browser_idle_timeout > auth.browser_absolute_timeout {
+        return Err(invalid(
+            "KITH_WEB_SESSION_IDLE_TIMEOUT",
+            "must not be longer than KITH_WEB_SESSION_ABSOLUTE_TIMEOUT",
+        ));
     }
     Ok(auth)
 }

@@ -153,7 +153,8 @@ async fn an_exhausted_pool_answers_503_within_its_wait_timeout() {
         &app.auth,
         &kith_rest::RestConfig::default(),
         &HttpSettings::default(),
-    );
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(server::serve(

@@ -130,7 +130,8 @@ async fn kith_survives_postgres_restarting_under_load() {
         &auth,
         &kith_rest::RestConfig::default(),
         &HttpSettings::default(),
-    );
+    )
+    .unwrap();
     tokio::spawn(server::serve(
         listener,
         router,
