@@ -4,6 +4,7 @@
 use crate::config::AuthSettings;
 use crate::error::{AuthError, AuthResult};
 use crate::mailer::{Mail, MailKind, Mailer};
+use crate::mfa::SecretBox;
 use crate::password;
 use crate::secrets::{self, PkceMethod};
 use crate::signing::Signer;
@@ -34,6 +35,8 @@ struct Inner {
     mailer: Mailer,
     /// Verified against when the email is unknown, so a wrong email costs what a wrong password does.
     dummy_hash: String,
+    /// Encrypts MFA secrets at rest.
+    mfa_box: SecretBox,
 }
 
 impl AuthState {
@@ -46,6 +49,11 @@ impl AuthState {
         mailer: Mailer,
     ) -> Result<Self, password::PasswordError> {
         let dummy_hash = password::hash(secrets::random_token()).await?;
+        let mfa_key = match &settings.mfa_encryption_key {
+            Some(material) => crate::mfa::derive_key(material.as_bytes()),
+            None => signer.derived_key(),
+        };
+        let mfa_box = SecretBox::new(&mfa_key);
         Ok(AuthState {
             inner: Arc::new(Inner {
                 db,
@@ -54,6 +62,7 @@ impl AuthState {
                 settings,
                 mailer,
                 dummy_hash,
+                mfa_box,
             }),
         })
     }
@@ -76,6 +85,11 @@ impl AuthState {
     /// The mailer (shared with other services that send mail, such as invitations).
     pub fn mailer(&self) -> &Mailer {
         &self.inner.mailer
+    }
+
+    /// Encrypts and decrypts MFA secrets.
+    pub fn mfa_box(&self) -> &SecretBox {
+        &self.inner.mfa_box
     }
 
     /// The signer.
@@ -353,10 +367,10 @@ impl AuthState {
             .signer
             .sign(&claims)
             .map_err(|err| AuthError::unexpected(&err))?;
-        let identities = store::identities(tx, user.id).await?;
+        let user_json = self.user_json(tx, user).await?;
         Ok(json!({
             "access_token": access, "token_type": "bearer", "expires_in": expires_in, "expires_at": now + expires_in,
-            "refresh_token": refresh, "user": user.to_json(&identities),
+            "refresh_token": refresh, "user": user_json,
         }))
     }
 
@@ -371,10 +385,15 @@ impl AuthState {
         })
     }
 
-    /// The user as JSON, with identities.
+    /// The user as JSON, with identities, and factors when there are any (as Supabase Auth omits an empty list).
     pub async fn user_json(&self, tx: &mut CallerTx, user: &User) -> AuthResult<Value> {
         let identities = store::identities(tx, user.id).await?;
-        Ok(user.to_json(&identities))
+        let mut body = user.to_json(&identities);
+        let factors = store::factors(tx, user.id).await?;
+        if !factors.is_empty() {
+            body["factors"] = Value::Array(factors);
+        }
+        Ok(body)
     }
 
     /// Counts a request against the per-IP and per-email limits of `endpoint`.
@@ -426,6 +445,32 @@ impl AuthState {
         flow_state: Option<Uuid>,
         redirect_to: Option<&str>,
     ) -> AuthResult<Mail> {
+        let issued = self.issue_link(tx, user_id, kind, to, flow_state, redirect_to).await?;
+        Ok(Mail {
+            to: to.to_owned(),
+            subject: issued.subject.to_owned(),
+            text: format!(
+                "{}: follow this link\n\n{}\n\nor enter the code {}.\n",
+                issued.subject, issued.link, issued.code
+            ),
+            kind,
+            link: issued.link.to_string(),
+            code: Some(issued.code),
+        })
+    }
+
+    /// Creates an emailed one-time token in `tx` (replacing the user's earlier one of its kind) and returns the
+    /// link, the link token (what `/verify` takes as `token_hash`) and the six-digit code bound to `to`. Sends
+    /// nothing: [`link_mail`](Self::link_mail) wraps it in a message; the admin API returns it.
+    pub async fn issue_link(
+        &self,
+        tx: &mut CallerTx,
+        user_id: Uuid,
+        kind: MailKind,
+        to: &str,
+        flow_state: Option<Uuid>,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<IssuedLink> {
         let (token_type, verify_type, subject) = match kind {
             MailKind::Confirmation => ("confirmation_token", "signup", "Confirm your email"),
             MailKind::Recovery => ("recovery_token", "recovery", "Reset your password"),
@@ -461,13 +506,13 @@ impl AuthState {
             .append_pair("token", &link_token)
             .append_pair("type", verify_type)
             .append_pair("redirect_to", redirect.as_str());
-        Ok(Mail {
-            to: to.to_owned(),
-            subject: subject.to_owned(),
-            text: format!("{subject}: follow this link\n\n{link}\n\nor enter the code {code}.\n"),
-            kind,
-            link: link.to_string(),
-            code: Some(code),
+        Ok(IssuedLink {
+            link,
+            token: link_token,
+            code,
+            verify_type,
+            subject,
+            redirect_to: redirect,
         })
     }
 
@@ -550,6 +595,23 @@ pub(crate) fn amr_method(authentication_method: &str) -> &'static str {
         "magiclink" => "magiclink",
         _ => "otp",
     }
+}
+
+/// A one-time token just created: what a mail carries, or what the admin API hands back.
+#[derive(Debug, Clone)]
+pub struct IssuedLink {
+    /// `<site>/auth/v1/verify?token=…&type=…&redirect_to=…`.
+    pub link: url::Url,
+    /// The link token (`/verify` accepts it as `token_hash`).
+    pub token: String,
+    /// The six-digit code.
+    pub code: String,
+    /// The `/verify` type of the link.
+    pub verify_type: &'static str,
+    /// The mail's subject.
+    pub subject: &'static str,
+    /// Where the link leads after verification.
+    pub redirect_to: url::Url,
 }
 
 /// A PKCE challenge sent with a request.

@@ -112,6 +112,7 @@ struct FileSettings {
     pool_wait_ms: Option<u32>,
     auth_autoconfirm: Option<bool>,
     auth_disable_signup: Option<bool>,
+    auth_anonymous: Option<bool>,
     auth_min_password_length: Option<u32>,
     auth_rate_limit_ip: Option<u32>,
     auth_rate_limit_email: Option<u32>,
@@ -122,6 +123,7 @@ struct FileSettings {
     jwt_exp: Option<u32>,
     smtp_url: Option<String>,
     smtp_from: Option<String>,
+    mfa_encryption_key: Option<String>,
     rest_schemas: Option<String>,
     rest_max_rows: Option<u32>,
     rest_statement_timeout_ms: Option<u32>,
@@ -368,6 +370,9 @@ fn auth_settings(
     ) {
         auth.disable_signup = parse_bool("KITH_AUTH_DISABLE_SIGNUP", &v)?;
     }
+    if let Some(v) = text(&args.auth_anonymous, file.auth_anonymous.map(|b| b.to_string())) {
+        auth.anonymous = parse_bool("KITH_AUTH_ANONYMOUS", &v)?;
+    }
     if let Some(v) = text(
         &args.auth_allow_plain_pkce,
         file.auth_allow_plain_pkce.map(|b| b.to_string()),
@@ -445,6 +450,10 @@ fn auth_settings(
             "KITH_WEB_SESSION_IDLE_TIMEOUT",
             "must not be longer than KITH_WEB_SESSION_ABSOLUTE_TIMEOUT",
         ));
+    }
+    if let Some(key) = text(&args.mfa_encryption_key, file.mfa_encryption_key.clone()) {
+        check_secret(&key).map_err(|problem| invalid("KITH_MFA_ENCRYPTION_KEY", problem))?;
+        auth.mfa_encryption_key = Some(key);
     }
     Ok(auth)
 }

@@ -312,9 +312,22 @@ async fn consume(
     let relates_to: String = row.get("relates_to");
     match token_type.as_str() {
         "email_change_token" => {
+            // Confirming an address also makes an anonymous user permanent (Supabase Auth's conversion).
             tx.query(
-                "update auth.users set email = $2, email_change = '', email_change_sent_at = null, updated_at = now()
+                "update auth.users set email = $2, email_change = '', email_change_sent_at = null, updated_at = now(),
+                        email_confirmed_at = coalesce(email_confirmed_at, now()), is_anonymous = false,
+                        raw_app_meta_data = case when is_anonymous
+                          then coalesce(raw_app_meta_data, '{}') || '{\"provider\":\"email\",\"providers\":[\"email\"]}'
+                          else raw_app_meta_data end
                  where id = $1",
+                &[&user_id, &relates_to],
+            )
+            .await?;
+            tx.query(
+                "insert into auth.identities (provider_id, user_id, identity_data, provider)
+                 values ($1::uuid::text, $1, jsonb_build_object('sub', $1::uuid::text, 'email', $2::text,
+                         'email_verified', true, 'phone_verified', false), 'email')
+                 on conflict (provider_id, provider) do nothing",
                 &[&user_id, &relates_to],
             )
             .await?;

@@ -27,6 +27,34 @@ pub(super) struct SignupBody {
     code_challenge_method: Option<String>,
 }
 
+/// `signInAnonymously()`: a user with no email, password or identity (`is_anonymous: true` in the user and its
+/// tokens, amr `anonymous`), convertible to a permanent one by confirming an email address (`updateUser({email})`).
+async fn anonymous_sign_in(state: &AuthState, client: &Client, data: Option<Value>) -> AuthResult<Json<Value>> {
+    if state.settings().disable_signup {
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "signup_disabled",
+            "Signups not allowed for this instance",
+        ));
+    }
+    state.rate_limit("anonymous", client, None).await?;
+    let metadata = user_metadata(data)?.unwrap_or_else(|| json!({}));
+    let mut tx = state.tx("sign in anonymously").await?;
+    let sql = format!(
+        "insert into auth.users (instance_id, id, aud, role, is_anonymous, raw_app_meta_data, raw_user_meta_data,
+                                 created_at, updated_at)
+         values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated', true,
+                 '{{\"provider\":\"anonymous\",\"providers\":[\"anonymous\"]}}', $1, now(), now())
+         returning {}",
+        store::USER_COLUMNS
+    );
+    let user = User::from_row(&tx.query_one(&sql, &[&metadata]).await?);
+    let session = state.sign_in(&mut tx, &user, "anonymous", client).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "anonymous user signed in");
+    Ok(Json(session))
+}
+
 pub(super) async fn signup(
     State(state): State<AuthState>,
     client: Client,
@@ -37,11 +65,14 @@ pub(super) async fn signup(
     let present = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
     if !present(&body.email) && !present(&body.phone) {
         // Supabase Auth routes a sign-up without email and phone to anonymous sign-in before anything else.
-        return Err(AuthError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "anonymous_provider_disabled",
-            "Anonymous sign-ins are disabled",
-        ));
+        if !settings.anonymous {
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "anonymous_provider_disabled",
+                "Anonymous sign-ins are disabled",
+            ));
+        }
+        return anonymous_sign_in(&state, &client, body.data).await;
     }
     if settings.disable_signup {
         return Err(AuthError::new(

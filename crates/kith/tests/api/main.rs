@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod admin;
+mod anonymous;
 mod architecture;
 mod audit;
 mod auth;
@@ -11,6 +13,8 @@ mod embedded;
 mod http_basics;
 mod limits;
 mod metrics;
+mod mfa;
+mod org_mfa;
 mod profile;
 mod resilience;
 mod restart;
