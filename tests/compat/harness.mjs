@@ -34,6 +34,8 @@ export async function startKith(env = {}) {
     PATH: process.env.PATH,
     KITH_DATA_DIR: dataDir,
     KITH_BIND: `127.0.0.1:${port}`,
+    // Suites run side by side: the admin listener (/metrics) takes any free port.
+    KITH_ADMIN_BIND: '127.0.0.1:0',
     KITH_JWT_SECRET: JWT_SECRET,
     KITH_LOG_FORMAT: 'json',
     // Every test signs in from 127.0.0.1; the limits themselves are tested in the Rust suite.

@@ -40,6 +40,8 @@ export async function startKith() {
     PATH: process.env.PATH,
     KITH_DATA_DIR: dataDir,
     KITH_BIND: `127.0.0.1:${port}`,
+    // No fixed admin port: another kith on this machine may hold the default one.
+    KITH_ADMIN_BIND: '127.0.0.1:0',
     KITH_JWT_SECRET: 'e2e-suite-secret-0123456789-abcdefghijklmnopq',
     KITH_LOG_FORMAT: 'json',
     KITH_AUTH_RATE_LIMIT_IP: '100000',

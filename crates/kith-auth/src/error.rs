@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kith_db::DbError;
+use kith_http::metrics::ErrorTag;
 use serde_json::json;
 use std::borrow::Cow;
 
@@ -184,20 +185,42 @@ impl From<DbError> for AuthError {
     }
 }
 
+/// The reason label of `kith_auth_failures_total` for the codes that refuse a caller's credentials.
+fn auth_failure(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "no_authorization" => "missing_token",
+        "bad_jwt" => "invalid_token",
+        "session_not_found" => "session_not_found",
+        "session_expired" => "session_expired",
+        "invalid_credentials" => "invalid_credentials",
+        "email_not_confirmed" => "email_not_confirmed",
+        "user_banned" => "user_banned",
+        "refresh_token_not_found" => "refresh_token_not_found",
+        "refresh_token_already_used" | "refresh_token_reused" => "refresh_token_reused",
+        "otp_expired" => "otp_expired",
+        "flow_state_not_found" | "flow_state_expired" => "flow_state_invalid",
+        "over_request_rate_limit" => "rate_limited",
+        _ => return None,
+    })
+}
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         if self.oauth {
-            return (
+            let mut response = (
                 self.status,
                 axum::Json(json!({"error": self.code, "error_description": self.message})),
             )
                 .into_response();
+            ErrorTag::attach(&mut response, self.code, auth_failure(self.code));
+            return response;
         }
         let mut body = json!({"code": self.code, "message": self.message});
         if let Some(reasons) = &self.weak_password_reasons {
             body["weak_password"] = json!({ "reasons": reasons });
         }
         let mut response = (self.status, axum::Json(body)).into_response();
+        ErrorTag::attach(&mut response, self.code, auth_failure(self.code));
         let headers = response.headers_mut();
         headers.insert("x-sb-error-code", HeaderValue::from_static(self.code));
         if let Some(seconds) = self.retry_after
@@ -288,5 +311,7 @@ pub async fn api_versions(request: Request, next: Next) -> Response {
     for (name, value) in &parts.headers {
         legacy.headers_mut().entry(name).or_insert_with(|| value.clone());
     }
+    // Keeps the metrics tag (and anything else later layers read).
+    legacy.extensions_mut().extend(parts.extensions);
     legacy
 }

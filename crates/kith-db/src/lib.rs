@@ -13,8 +13,8 @@ mod pool;
 mod tx;
 
 pub use caller::{Caller, DbRole, RequestMeta};
-pub use error::DbError;
-pub use pool::{Db, Notifications};
+pub use error::{DbError, sqlstate_class};
+pub use pool::{Db, Notifications, PoolStats};
 pub use tokio_postgres;
 pub use tx::{Access, CallerTx};
 

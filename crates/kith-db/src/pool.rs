@@ -3,8 +3,8 @@
 
 use crate::tx::{Access, CallerTx, Identity, SET_IDENTITY};
 use crate::{Caller, DbError, DbRole};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use std::time::Duration;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use std::time::{Duration, Instant};
 use tokio_postgres::{NoTls, Row, types::ToSql};
 
 /// How long a request waits for a pooled connection before answering 503.
@@ -26,6 +26,11 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// A pool of at most `max_size` connections; connections are opened lazily.
     pub fn new(config: tokio_postgres::Config, max_size: usize) -> Result<Self, DbError> {
+        Self::with_wait_timeout(config, max_size, POOL_WAIT)
+    }
+
+    /// A pool whose requests wait at most `wait` for a free connection before failing as unavailable (503).
+    pub fn with_wait_timeout(config: tokio_postgres::Config, max_size: usize, wait: Duration) -> Result<Self, DbError> {
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -35,7 +40,7 @@ impl Db {
         );
         let pool = Pool::builder(manager)
             .max_size(max_size)
-            .wait_timeout(Some(POOL_WAIT))
+            .wait_timeout(Some(wait))
             .create_timeout(Some(POOL_WAIT))
             .recycle_timeout(Some(POOL_WAIT))
             .runtime(Runtime::Tokio1)
@@ -55,7 +60,7 @@ impl Db {
                 "privileged database access"
             );
         }
-        Ok(CallerTx::new(self.pool.get().await?, caller.clone(), access))
+        Ok(CallerTx::new(self.connection().await?, caller.clone(), access))
     }
 
     /// Opens a service-role transaction that bypasses RLS. Every use is logged with its `purpose`;
@@ -69,7 +74,7 @@ impl Db {
             &serde_json::json!({"role": "service_role"}),
         )
         .for_request("INTERNAL", purpose);
-        Ok(CallerTx::new(self.pool.get().await?, caller, Access::ReadWrite))
+        Ok(CallerTx::new(self.connection().await?, caller, Access::ReadWrite))
     }
 
     /// Opens a service-role transaction for background maintenance that serves no request (re-scoring contacts
@@ -84,7 +89,7 @@ impl Db {
             &serde_json::json!({"role": "service_role"}),
         )
         .for_request("MAINTENANCE", task);
-        Ok(CallerTx::new(self.pool.get().await?, caller, Access::ReadWrite))
+        Ok(CallerTx::new(self.connection().await?, caller, Access::ReadWrite))
     }
 
     /// Runs one read-only statement as `caller` in a single round trip: `BEGIN READ ONLY`, the identity, the
@@ -95,28 +100,28 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, DbError> {
-        let client = self.pool.get().await?;
-        let statement = client.prepare_cached(sql).await?;
-        let set_identity = client.prepare_cached(SET_IDENTITY).await?;
-        let identity = Identity::of(caller, None);
-        let identity = identity.params();
-        let (begin, set, rows, commit) = futures_util::join!(
-            client.batch_execute(Access::ReadOnly.begin_sql()),
-            client.query(&set_identity, &identity),
-            client.query(&statement, params),
-            // After an error earlier in the pipeline, COMMIT ends the aborted transaction as a rollback.
-            client.batch_execute("COMMIT"),
-        );
-        begin?;
-        set?;
-        let rows = rows?;
-        commit?;
-        Ok(rows)
+        let client = self.connection().await?;
+        match read_once(&client, caller, sql, params).await {
+            // A dead connection (restart, failover, killed backend): drop it and the idle ones, read once more.
+            Err(err) if err.is_unavailable() => {
+                crate::tx::purge_idle(&self.pool);
+                drop(Object::take(client));
+                tracing::info!(error = %err, "retrying a read on a fresh connection");
+                let client = self.connection().await?;
+                let result = read_once(&client, caller, sql, params).await;
+                if result.as_ref().is_err_and(DbError::is_unavailable) {
+                    crate::tx::purge_idle(&self.pool);
+                    drop(Object::take(client));
+                }
+                result
+            }
+            result => result,
+        }
     }
 
     /// The newest applied migration, read with the pool's own login (its one direct grant).
     pub async fn schema_version(&self) -> Result<i32, DbError> {
-        let client = self.pool.get().await?;
+        let client = self.connection().await?;
         let row = client
             .query_one("select coalesce(max(version), 0) from kith.schema_migrations", &[])
             .await?;
@@ -157,6 +162,64 @@ impl Db {
         let status = self.pool.status();
         (status.size, status.max_size)
     }
+
+    /// The pool's occupancy right now, for metrics.
+    pub fn pool_stats(&self) -> PoolStats {
+        let status = self.pool.status();
+        PoolStats {
+            max: status.max_size,
+            idle: status.available,
+            used: status.size.saturating_sub(status.available),
+            pending: status.waiting,
+        }
+    }
+
+    /// A pooled connection; the wait (including opening a new connection) is recorded in
+    /// `db_client_connection_wait_time_seconds`, a timeout in `db_client_connection_timeouts_total`.
+    async fn connection(&self) -> Result<Object, DbError> {
+        let started = Instant::now();
+        let result = self.pool.get().await;
+        metrics::histogram!("db_client_connection_wait_time_seconds").record(started.elapsed().as_secs_f64());
+        Ok(result?)
+    }
+}
+
+/// `BEGIN READ ONLY`, the identity, the statement and `COMMIT`, pipelined.
+async fn read_once(
+    client: &Object,
+    caller: &Caller,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, DbError> {
+    let statement = client.prepare_cached(sql).await?;
+    let set_identity = client.prepare_cached(SET_IDENTITY).await?;
+    let identity = Identity::of(caller, None);
+    let identity = identity.params();
+    let (begin, set, rows, commit) = futures_util::join!(
+        client.batch_execute(Access::ReadOnly.begin_sql()),
+        client.query(&set_identity, &identity),
+        client.query(&statement, params),
+        // After an error earlier in the pipeline, COMMIT ends the aborted transaction as a rollback.
+        client.batch_execute("COMMIT"),
+    );
+    begin?;
+    set?;
+    let rows = rows?;
+    commit?;
+    Ok(rows)
+}
+
+/// The request pool's occupancy (deadpool's `Status`, in OpenTelemetry's terms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// The most connections the pool opens.
+    pub max: usize,
+    /// Open connections waiting in the pool.
+    pub idle: usize,
+    /// Connections handed out to requests.
+    pub used: usize,
+    /// Requests waiting for a connection.
+    pub pending: usize,
 }
 
 /// Notifications received on a dedicated `LISTEN` connection; dropping this closes the connection.

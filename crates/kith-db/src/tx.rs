@@ -8,7 +8,7 @@
 //! `commit` is rolled back before its connection is reused.
 
 use crate::{Caller, DbError};
-use deadpool_postgres::Object;
+use deadpool_postgres::{Object, Pool};
 use tokio_postgres::{Row, types::ToSql};
 
 /// Whether a transaction may write.
@@ -80,6 +80,8 @@ impl crate::RequestMeta {
 /// A transaction opened for one caller. Statement parameters are always bound, never interpolated.
 pub struct CallerTx {
     client: Option<Object>,
+    /// The pool the connection came from, for a fresh connection after a dead one.
+    pool: Option<Pool>,
     caller: Caller,
     access: Access,
     state: TxState,
@@ -97,6 +99,7 @@ enum TxState {
 impl CallerTx {
     pub(crate) fn new(client: Object, caller: Caller, access: Access) -> Self {
         CallerTx {
+            pool: Object::pool(&client),
             client: Some(client),
             caller,
             access,
@@ -140,30 +143,68 @@ impl CallerTx {
         params: &[&(dyn ToSql + Sync)],
         cached: bool,
     ) -> Result<Vec<Row>, DbError> {
+        if self.state != TxState::Pending {
+            let client = self.client()?;
+            return Ok(client.query(&prepare(client, sql, cached).await?, params).await?);
+        }
+        match self.first_statement(sql, params, cached).await {
+            Err(err) if err.is_unavailable() => {
+                // The connection died under us (a restart, a failover, a killed backend): the idle ones likely
+                // did too. Drop them all, and this one, so the pool opens fresh connections.
+                self.discard_connection();
+                // Nothing was committed, but only reads are retried: a write is never sent twice.
+                if self.access != Access::ReadOnly {
+                    return Err(err);
+                }
+                tracing::info!(error = %err, "retrying a read on a fresh connection");
+                let Some(pool) = self.pool.clone() else { return Err(err) };
+                self.client = Some(pool.get().await?);
+                self.state = TxState::Pending;
+                let result = self.first_statement(sql, params, cached).await;
+                if result.as_ref().is_err_and(DbError::is_unavailable) {
+                    self.discard_connection();
+                }
+                result
+            }
+            result => result,
+        }
+    }
+
+    /// `BEGIN`, the identity and the first statement, pipelined in one round trip.
+    async fn first_statement(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        cached: bool,
+    ) -> Result<Vec<Row>, DbError> {
         // Borrow the field, not `self`, so the state can change while the client is in use.
         let client = self
             .client
             .as_ref()
             .ok_or_else(|| DbError::Unavailable("transaction already finished".into()))?;
-        let statement = if cached {
-            client.prepare_cached(sql).await?
-        } else {
-            client.prepare(sql).await?
-        };
-        if self.state == TxState::Pending {
-            let set_identity = client.prepare_cached(SET_IDENTITY).await?;
-            let identity = Identity::of(&self.caller, self.statement_timeout.as_deref());
-            let identity = identity.params();
-            // Mark the transaction open before sending: from here on, dropping it must roll back.
-            self.state = TxState::Open;
-            let (_, _, rows) = futures_util::try_join!(
-                client.batch_execute(self.access.begin_sql()),
-                client.query(&set_identity, &identity),
-                client.query(&statement, params),
-            )?;
-            return Ok(rows);
+        let statement = prepare(client, sql, cached).await?;
+        let set_identity = client.prepare_cached(SET_IDENTITY).await?;
+        let identity = Identity::of(&self.caller, self.statement_timeout.as_deref());
+        let identity = identity.params();
+        // Mark the transaction open before sending: from here on, dropping it must roll back.
+        self.state = TxState::Open;
+        let (_, _, rows) = futures_util::try_join!(
+            client.batch_execute(self.access.begin_sql()),
+            client.query(&set_identity, &identity),
+            client.query(&statement, params),
+        )?;
+        Ok(rows)
+    }
+
+    /// Takes the (dead) connection out of the pool for good and empties the pool's idle connections.
+    fn discard_connection(&mut self) {
+        if let Some(pool) = &self.pool {
+            purge_idle(pool);
         }
-        Ok(client.query(&statement, params).await?)
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+        self.state = TxState::Finished;
     }
 
     /// Runs a statement that must return exactly one row.
@@ -199,6 +240,20 @@ impl CallerTx {
         self.state = TxState::Finished;
         Ok(())
     }
+}
+
+async fn prepare(client: &Object, sql: &str, cached: bool) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+    if cached {
+        client.prepare_cached(sql).await
+    } else {
+        client.prepare(sql).await
+    }
+}
+
+/// Drops every idle connection of `pool`: after one connection died of a connection-class failure, the others
+/// most likely did too, and each would cost a request its answer.
+pub(crate) fn purge_idle(pool: &Pool) {
+    let _ = pool.retain(|_, _| false);
 }
 
 impl Drop for CallerTx {

@@ -3,6 +3,7 @@
 //! Use [`ApiError`] in every `/api` handler (`ApiResult<T>`). Internal failures are logged once, inside the
 //! request span, and answered with a generic message: nothing about the server's internals reaches a client.
 
+use crate::metrics::ErrorTag;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kith_db::DbError;
@@ -117,6 +118,13 @@ impl IntoResponse for ApiError {
             body["field"] = json!(field);
         }
         let mut response = (self.status, axum::Json(json!({ "error": body }))).into_response();
+        let auth_failure = match self.code {
+            "missing_token" => Some("missing_token"),
+            "invalid_token" => Some("invalid_token"),
+            "token_expired" => Some("token_expired"),
+            _ => None,
+        };
+        ErrorTag::attach(&mut response, self.code, auth_failure);
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6750 §3: name the problem only when a token was presented.
             let challenge = if self.code == "missing_token" {

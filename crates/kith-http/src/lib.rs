@@ -1,8 +1,9 @@
 //! HTTP plumbing shared by Kith's services: the application state, the `/api` error type, the extractors that
-//! turn a request into a verified [`kith_db::Caller`], the middleware stack and the health routes.
+//! turn a request into a verified [`kith_db::Caller`], the middleware stack, metrics and the health routes.
 
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod middleware;
 pub mod ops;
 mod state;

@@ -1,5 +1,5 @@
-//! The middleware every route runs behind: request id, a tracing span per request keyed on the route template,
-//! one log line per request, body size limit, request timeout, security headers, CORS, and JSON error bodies
+//! The middleware every route runs behind: request metrics, request id, a tracing span per request keyed on the
+//! route template, one log line per request, body size limit, request timeout, security headers, CORS, and JSON error bodies
 //! for the answers axum and tower produce themselves (unknown route, wrong method, body too large, timeout).
 
 use crate::ApiError;
@@ -62,8 +62,11 @@ pub fn apply<S: Clone + Send + Sync + 'static>(router: Router<S>, settings: &Htt
             "same-origin",
         ));
 
+    crate::metrics::handle();
     router.layer(
         ServiceBuilder::new()
+            // Outermost, so the duration and status are the client's, timeouts and error bodies included.
+            .layer(axum::middleware::from_fn(crate::metrics::track))
             .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http()

@@ -5,6 +5,7 @@ use crate::parser::ParseError;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kith_db::{DbError, DbRole};
+use kith_http::metrics::ErrorTag;
 use serde_json::{Value, json};
 
 /// An error answer of the data API (boxed: errors are rare, results are common).
@@ -225,6 +226,12 @@ pub fn sqlstate_status(code: &str, message: &str, role: DbRole) -> StatusCode {
 impl IntoResponse for RestError {
     fn into_response(self) -> Response {
         let this = *self.0;
+        let auth_failure = match this.code.as_str() {
+            "PGRST302" => Some("missing_token"),
+            "PGRST303" if this.message == "JWT expired" => Some("token_expired"),
+            "PGRST301" | "PGRST303" => Some("invalid_token"),
+            _ => None,
+        };
         let body = json!({
             "code": this.code,
             "message": this.message,
@@ -244,6 +251,7 @@ impl IntoResponse for RestError {
         if this.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
+        ErrorTag::attach(&mut response, this.code, auth_failure);
         response
     }
 }

@@ -25,6 +25,9 @@ pub struct SettingArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "KITH_BIND", global = true)]
     pub bind: Option<String>,
+    /// Address of the admin listener (/metrics, /health, /ready), or `off` [default: 127.0.0.1:9187].
+    #[arg(long, env = "KITH_ADMIN_BIND", global = true)]
+    pub admin_bind: Option<String>,
     /// Postgres URL of the schema owner (runs migrations). Without it Kith runs its own embedded Postgres.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
@@ -49,6 +52,18 @@ pub struct SettingArgs {
     /// Most connections in the request pool [default: 16].
     #[arg(long, env = "KITH_POOL_SIZE", global = true)]
     pub pool_size: Option<String>,
+    /// Seconds a connection may take to send a request's headers (also closes idle kept-alive ones) [default: 10].
+    #[arg(long, env = "KITH_HEADER_TIMEOUT", global = true)]
+    pub header_timeout: Option<String>,
+    /// Longest pause in seconds between two chunks of a request body [default: 10].
+    #[arg(long, env = "KITH_BODY_TIMEOUT", global = true)]
+    pub body_timeout: Option<String>,
+    /// Most open connections to the public listener [default: 1024].
+    #[arg(long, env = "KITH_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<String>,
+    /// Milliseconds a request waits for a pooled database connection before answering 503 [default: 5000].
+    #[arg(long, env = "KITH_POOL_WAIT_MS", global = true)]
+    pub pool_wait_ms: Option<String>,
     /// Comma-separated schemas the data API exposes; the first is the default [default: public].
     #[arg(long, env = "KITH_REST_SCHEMAS", global = true)]
     pub rest_schemas: Option<String>,
@@ -134,6 +149,16 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the database for row-level-security, grant and schema mistakes, and probe tenant isolation live
+    /// (in a transaction that is rolled back); exits non-zero on any ERROR finding.
+    Audit {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::audit::Format::Human)]
+        format: crate::audit::Format,
+        /// Skip the live probe (static lints only).
+        #[arg(long)]
+        no_probe: bool,
+    },
     /// Print the anon and service-role API keys; manage the asymmetric signing keys.
     Keys {
         /// What to do with keys [default: print the API keys].

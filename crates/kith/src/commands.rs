@@ -1,8 +1,8 @@
 //! What each subcommand does once settings are valid.
 
-use crate::app;
 use crate::cli::KeysCommand;
 use crate::settings::{Database, Settings};
+use crate::{admin, app, server};
 use anyhow::Context;
 use kith_auth::AuthState;
 use kith_auth::mailer::Mailer;
@@ -15,9 +15,9 @@ use kith_http::AppState;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How long in-flight requests may take to finish after a shutdown signal.
 /// How often the background re-score looks for aged or changed contacts.
 const RESCORE_EVERY: Duration = Duration::from_secs(60);
+/// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The two connections: the schema owner's (migrations) and the request pool's.
@@ -64,11 +64,12 @@ pub async fn migrate(connections: &Connections) -> anyhow::Result<()> {
 pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Result<()> {
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
-    let db = Db::new(connections.pool.clone(), settings.pool_size)?;
+    let db = Db::with_wait_timeout(connections.pool.clone(), settings.pool_size, settings.pool_wait)?;
     let (state, auth) = build_state(settings, db, &secret).await?;
     // Stored lead scores age as interactions decay: keep them current in the background.
     kith_crm::rescore_job::spawn(state.db.clone(), RESCORE_EVERY);
-    let router = app::router(state, &auth, &settings.rest, &settings.http)?;
+    let router = app::router(state.clone(), &auth, &settings.rest, &settings.http)?;
+    let router = server::body_timeout(router, &settings.limits);
 
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -81,12 +82,21 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
+    if let Some(address) = settings.admin_bind {
+        let outbox = settings
+            .auth
+            .smtp_url
+            .is_none()
+            .then(|| settings.auth.outbox_dir.clone());
+        let mut admin_stop = stop_rx.clone();
+        let stop = async move {
+            let _ = admin_stop.wait_for(|stop| *stop).await;
+        };
+        let bound = admin::spawn(address, admin::router(state, outbox), stop).await?;
+        tracing::info!(address = %bound, "admin listener is up (/metrics, /health, /ready)");
+    }
     let mut drain_rx = stop_rx.clone();
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let server = server::serve(listener, router, settings.limits, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
         tracing::info!("shutting down: finishing in-flight requests");
     });

@@ -55,6 +55,14 @@ fn run(command: &Command, settings: &Settings) -> anyhow::Result<()> {
             }
             Command::Seed { .. } => commands::seed_demo(settings, &connections).await,
             Command::Migrate => commands::migrate(&connections).await,
+            Command::Audit { format, no_probe } => {
+                let options = kith::audit::Options {
+                    exposed_schemas: settings.rest.schemas.clone(),
+                    probe: !no_probe,
+                    ..kith::audit::Options::default()
+                };
+                kith::audit::command(&connections.owner, &options, *format).await
+            }
             Command::User {
                 action: UserCommand::Create { email, password },
             } => commands::create_user(&connections, email, password).await,

@@ -61,6 +61,8 @@ pub enum Database {
 pub struct Settings {
     /// Listen address.
     pub bind: SocketAddr,
+    /// Address of the admin listener (`/metrics`, `/health`, `/ready`); `None` when turned off.
+    pub admin_bind: Option<SocketAddr>,
     /// Embedded or external database.
     pub database: Database,
     /// Data directory.
@@ -75,6 +77,10 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Request pool size.
     pub pool_size: usize,
+    /// How long a request waits for a pooled connection.
+    pub pool_wait: Duration,
+    /// Timeouts and the connection cap of the public listener.
+    pub limits: crate::server::Limits,
     /// The auth service.
     pub auth: AuthSettings,
     /// The data API.
@@ -91,6 +97,7 @@ const ROOT_DATA_DIR: &str = "/var/lib/kith";
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     bind: Option<String>,
+    admin_bind: Option<String>,
     database_url: Option<String>,
     pool_url: Option<String>,
     data_dir: Option<PathBuf>,
@@ -99,6 +106,10 @@ struct FileSettings {
     log_format: Option<String>,
     cors_origins: Option<String>,
     pool_size: Option<u32>,
+    header_timeout: Option<u32>,
+    body_timeout: Option<u32>,
+    max_connections: Option<u32>,
+    pool_wait_ms: Option<u32>,
     auth_autoconfirm: Option<bool>,
     auth_disable_signup: Option<bool>,
     auth_anonymous: Option<bool>,
@@ -136,6 +147,23 @@ impl Settings {
                 format!("{bind_text:?} is not a socket address such as 127.0.0.1:8080"),
             )
         })?;
+
+        let admin_text = pick(&args.admin_bind, &file.admin_bind).unwrap_or_else(|| "127.0.0.1:9187".into());
+        let admin_bind = match admin_text.trim() {
+            "off" => None,
+            text => Some(SocketAddr::from_str(text).map_err(|_| {
+                invalid(
+                    "KITH_ADMIN_BIND",
+                    format!("{admin_text:?} is neither a socket address such as 127.0.0.1:9187 nor `off`"),
+                )
+            })?),
+        };
+        if admin_bind.is_some_and(|admin| admin == bind && admin.port() != 0) {
+            return Err(invalid(
+                "KITH_ADMIN_BIND",
+                "must differ from KITH_BIND: metrics never go on the public port",
+            ));
+        }
 
         let database = match pick(&args.database_url, &file.database_url) {
             None => Database::Embedded,
@@ -229,6 +257,22 @@ impl Settings {
                 .ok_or_else(|| invalid("KITH_POOL_SIZE", format!("{text:?} is not a number from 1 to 1000")))?,
         };
 
+        let number = |arg: &Option<String>, file: Option<u32>| arg.clone().or(file.map(|n| n.to_string()));
+        let mut limits = crate::server::Limits::default();
+        if let Some(v) = number(&args.header_timeout, file.header_timeout) {
+            limits.header_timeout = Duration::from_secs(parse_number("KITH_HEADER_TIMEOUT", &v, 1, 3600)?.into());
+        }
+        if let Some(v) = number(&args.body_timeout, file.body_timeout) {
+            limits.body_timeout = Duration::from_secs(parse_number("KITH_BODY_TIMEOUT", &v, 1, 3600)?.into());
+        }
+        if let Some(v) = number(&args.max_connections, file.max_connections) {
+            limits.max_connections = parse_number("KITH_MAX_CONNECTIONS", &v, 1, 1_000_000)? as usize;
+        }
+        let pool_wait = match number(&args.pool_wait_ms, file.pool_wait_ms) {
+            Some(v) => Duration::from_millis(parse_number("KITH_POOL_WAIT_MS", &v, 1, 60_000)?.into()),
+            None => Duration::from_secs(5),
+        };
+
         let auth = auth_settings(&args.auth, &file, site_url.clone(), &data_dir)?;
 
         let mut rest = RestConfig::default();
@@ -270,6 +314,7 @@ impl Settings {
             rest,
             auth,
             bind,
+            admin_bind,
             database,
             data_dir,
             jwt_secret,
@@ -280,6 +325,8 @@ impl Settings {
                 ..HttpSettings::default()
             },
             pool_size,
+            pool_wait,
+            limits,
         })
     }
 

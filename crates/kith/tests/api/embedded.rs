@@ -40,6 +40,8 @@ fn kith(data_dir: &Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("KITH_DATA_DIR", data_dir)
         .env("KITH_SITE_URL", "http://kith.test")
+        // Tests run side by side: no fixed admin port.
+        .env("KITH_ADMIN_BIND", "127.0.0.1:0")
         .env("KITH_LOG_FORMAT", "json");
     command
 }
