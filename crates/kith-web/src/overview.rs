@@ -1,0 +1,316 @@
+//! `/dashboard/overview`: the workspace context (a first step for a user in no organization, a workspace
+//! switcher otherwise), the Hot leads panel and the "This week" calendar widget.
+//!
+//! One read-only caller transaction (`begin_as`) per page; the data comes from the same store functions the
+//! `/api` routes use (`intelligence::top_leads`, `calendar::window`, `context::workspace_ctx`), so a rule lives
+//! in one place.
+
+use crate::WebState;
+use crate::auth_pages::{form, see_other};
+use crate::errors::{forbidden_response, internal_error_response, not_found_response};
+use crate::render::{Chrome, page};
+use crate::session::{Visitor, unavailable};
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use kith_auth::browser::BrowserSession;
+use kith_crm::calendar::{Occurrence, window};
+use kith_crm::context::{OrgRole, workspace_ctx};
+use kith_crm::intelligence::top_leads;
+use kith_crm::workspaces::{Reachable, reachable};
+use kith_db::Access;
+use kith_http::{ApiError, AuthUser};
+use uuid::Uuid;
+
+/// How many leads the panel shows.
+const LEADS: i64 = 10;
+/// Days in the "This week" widget, today first.
+const DAYS: i64 = 7;
+
+/// One entry of the workspace switcher.
+struct WorkspaceOption {
+    id: Uuid,
+    label: String,
+    selected: bool,
+}
+
+/// One row of the Hot leads panel.
+struct LeadRow {
+    name: String,
+    company: String,
+    score: i32,
+    tier: &'static str,
+    reasons: Vec<String>,
+}
+
+/// One event occurrence in the week.
+struct WeekItem {
+    when: String,
+    title: String,
+    all_day: bool,
+}
+
+/// One day of the week.
+struct WeekDay {
+    label: String,
+    items: Vec<WeekItem>,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    email: String,
+    /// The user belongs to no organization: show the first step.
+    first_step: bool,
+    error: Option<String>,
+    org_name: String,
+    workspaces: Vec<WorkspaceOption>,
+    workspace_label: String,
+    leads: Vec<LeadRow>,
+    week: Vec<WeekDay>,
+    timezone: String,
+}
+
+impl OverviewPage {
+    fn new(visitor: &mut Visitor, session: &BrowserSession) -> Self {
+        let mut chrome = Chrome::new("Overview", "Your Kith overview.", "");
+        chrome.csrf = visitor.csrf();
+        chrome.user_email = Some(session.email.clone());
+        OverviewPage {
+            chrome,
+            email: session.email.clone(),
+            first_step: false,
+            error: None,
+            org_name: String::new(),
+            workspaces: Vec::new(),
+            workspace_label: String::new(),
+            leads: Vec::new(),
+            week: Vec::new(),
+            timezone: String::new(),
+        }
+    }
+}
+
+/// The `workspace_id` of the query string, if present (an unparsable one is treated as foreign: 404).
+fn asked_workspace(query: Option<&str>) -> Option<Option<Uuid>> {
+    let raw = url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "workspace_id")
+        .map(|(_, v)| v.into_owned())?;
+    Some(Uuid::parse_str(raw.trim()).ok())
+}
+
+/// The page for an `/api` error met while loading (never a 500 for what the caller cannot see).
+fn refused(err: &ApiError) -> Response {
+    match err.status() {
+        StatusCode::NOT_FOUND => not_found_response(),
+        StatusCode::FORBIDDEN => forbidden_response(),
+        StatusCode::SERVICE_UNAVAILABLE => unavailable(),
+        _ => internal_error_response(),
+    }
+}
+
+/// `GET /dashboard/overview[?workspace_id=]`.
+pub async fn show(state: &WebState, visitor: &mut Visitor, session: &BrowserSession, query: Option<&str>) -> Response {
+    let mut template = OverviewPage::new(visitor, session);
+    match load(state, session, asked_workspace(query), &mut template).await {
+        Ok(true) => page(StatusCode::OK, &template),
+        Ok(false) => not_found_response(),
+        Err(err) => refused(&err),
+    }
+}
+
+/// Fills `template` in one caller transaction; `false` when the asked workspace is not one of the caller's.
+async fn load(
+    state: &WebState,
+    session: &BrowserSession,
+    asked: Option<Option<Uuid>>,
+    template: &mut OverviewPage,
+) -> Result<bool, ApiError> {
+    let user = AuthUser {
+        caller: session.caller.clone(),
+        user_id: session.user_id,
+    };
+    let mut tx = state.db().begin_as(&user.caller, Access::ReadOnly).await?;
+    let mine = reachable(&mut tx, user.user_id).await?;
+    if mine.is_empty() {
+        tx.commit().await?;
+        template.first_step = true;
+        return Ok(true);
+    }
+    let chosen = match asked {
+        None => mine[0].id,
+        Some(Some(id)) if mine.iter().any(|w| w.id == id) => id,
+        // Another tenant's workspace, or no workspace at all: the 404 page, never foreign data.
+        Some(_) => return Ok(false),
+    };
+    let ctx = workspace_ctx(&mut tx, &user, chosen, OrgRole::Viewer).await?;
+    let leads = top_leads(&mut tx, ctx.workspace_id, &["hot", "warm"], 0, LEADS).await?;
+    let tz = kith_crm::profile::timezone(&mut tx, user.user_id).await?;
+    let days = week_days(Utc::now(), tz);
+    let from = days.first().map_or_else(Utc::now, |d| d.1);
+    let to = days.last().map_or_else(Utc::now, |d| d.2);
+    let listed = window(&mut tx, &ctx, from, to).await?;
+    tx.commit().await?;
+
+    template.workspaces = options(&mine, chosen);
+    template.workspace_label = template
+        .workspaces
+        .iter()
+        .find(|w| w.selected)
+        .map(|w| w.label.clone())
+        .unwrap_or_default();
+    template.leads = leads
+        .into_iter()
+        .map(|lead| LeadRow {
+            name: if lead.name.is_empty() {
+                lead.email.clone().unwrap_or_else(|| "Unnamed contact".into())
+            } else {
+                lead.name.clone()
+            },
+            company: lead.company.clone().unwrap_or_default(),
+            score: lead.score,
+            tier: lead.tier.as_str(),
+            reasons: lead.reasons.iter().take(2).map(|r| r.detail.clone()).collect(),
+        })
+        .collect();
+    template.week = group_week(&days, &listed.occurrences, tz);
+    template.timezone = tz.name().to_owned();
+    Ok(true)
+}
+
+fn options(mine: &[Reachable], chosen: Uuid) -> Vec<WorkspaceOption> {
+    mine.iter()
+        .map(|w| WorkspaceOption {
+            id: w.id,
+            label: format!("{} — {}", w.org_name, w.name),
+            selected: w.id == chosen,
+        })
+        .collect()
+}
+
+/// Midnight of `date` in `tz`, as UTC (the first instant of the day where midnight falls in a DST gap).
+fn midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let local = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    match tz.from_local_datetime(&local).earliest() {
+        Some(t) => t.with_timezone(&Utc),
+        None => tz
+            .from_local_datetime(&(local + Duration::hours(1)))
+            .earliest()
+            .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc)),
+    }
+}
+
+/// Today and the next six days in `tz`: (date, start, end) each.
+fn week_days(now: DateTime<Utc>, tz: Tz) -> Vec<(NaiveDate, DateTime<Utc>, DateTime<Utc>)> {
+    let today = now.with_timezone(&tz).date_naive();
+    (0..DAYS)
+        .filter_map(|i| {
+            let date = today.checked_add_signed(Duration::days(i))?;
+            let next = date.succ_opt()?;
+            Some((date, midnight(date, tz), midnight(next, tz)))
+        })
+        .collect()
+}
+
+/// The occurrences by the day they start on (in `tz`; an all-day event on its own calendar date), each day listed.
+fn group_week(days: &[(NaiveDate, DateTime<Utc>, DateTime<Utc>)], listed: &[Occurrence], tz: Tz) -> Vec<WeekDay> {
+    let first = days.first().map(|d| d.0);
+    days.iter()
+        .enumerate()
+        .map(|(i, (date, _, _))| {
+            let items = listed
+                .iter()
+                .filter(|o| {
+                    let day = if o.event.all_day {
+                        let event_tz: Tz = o.event.timezone.parse().unwrap_or(tz);
+                        o.starts_at.with_timezone(&event_tz).date_naive()
+                    } else {
+                        o.starts_at.with_timezone(&tz).date_naive()
+                    };
+                    // What began before today (a running event) is shown on today.
+                    day == *date || (i == 0 && first.is_some_and(|f| day < f))
+                })
+                .map(|o| WeekItem {
+                    when: if o.event.all_day {
+                        "All day".to_owned()
+                    } else {
+                        format!(
+                            "{}–{}",
+                            o.starts_at.with_timezone(&tz).format("%H:%M"),
+                            o.ends_at.with_timezone(&tz).format("%H:%M")
+                        )
+                    },
+                    title: o.event.title.clone(),
+                    all_day: o.event.all_day,
+                })
+                .collect();
+            let day = format!("{} {} {}", date.format("%A"), date.day(), date.format("%B"));
+            let label = match i {
+                0 => format!("Today, {day}"),
+                1 => format!("Tomorrow, {day}"),
+                _ => day,
+            };
+            WeekDay { label, items }
+        })
+        .collect()
+}
+
+/// `POST /dashboard/organizations`: creates the caller's organization (as `POST /api/organizations` does), then
+/// back to the overview.
+pub async fn create_organization(State(state): State<WebState>, mut visitor: Visitor, body: Bytes) -> Response {
+    let fields = form(&body);
+    if !visitor.csrf_ok(fields.get("csrf").map(String::as_str)) {
+        return visitor.finish(forbidden_response());
+    }
+    let Some(session) = visitor.session.clone() else {
+        return visitor.finish(see_other("/login?next=%2Fdashboard%2Foverview"));
+    };
+    let name = fields.get("name").cloned().unwrap_or_default();
+    match kith_crm::organizations::create_as(state.db(), &session.caller, Some(name.clone()), None).await {
+        Ok(_) => visitor.finish(see_other("/dashboard/overview")),
+        Err(err) if err.status().is_client_error() => {
+            let mut template = OverviewPage::new(&mut visitor, &session);
+            template.first_step = true;
+            template.org_name = name;
+            template.error = Some("Enter an organization name of at most 200 characters.".into());
+            let response = page(StatusCode::UNPROCESSABLE_ENTITY, &template);
+            visitor.finish(response)
+        }
+        Err(err) => visitor.finish(refused(&err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_week_starts_at_local_midnight_and_has_seven_days() {
+        let tz: Tz = "America/New_York".parse().unwrap_or(chrono_tz::UTC);
+        let now = Utc.with_ymd_and_hms(2026, 3, 7, 3, 0, 0).single().unwrap_or_default();
+        let days = week_days(now, tz);
+        assert_eq!(days.len(), 7);
+        // 03:00 UTC on 7 March is still 6 March in New York.
+        assert_eq!(days[0].0, NaiveDate::from_ymd_opt(2026, 3, 6).unwrap_or_default());
+        assert_eq!(
+            days[0].1,
+            Utc.with_ymd_and_hms(2026, 3, 6, 5, 0, 0).single().unwrap_or_default()
+        );
+        // Across the DST change (8 March) that day is 23 hours long.
+        assert_eq!(days[2].2 - days[2].1, Duration::hours(23));
+    }
+
+    #[test]
+    fn a_foreign_or_broken_workspace_id_is_not_ignored() {
+        assert_eq!(asked_workspace(None), None);
+        assert_eq!(asked_workspace(Some("x=1")), None);
+        assert_eq!(asked_workspace(Some("workspace_id=nope")), Some(None));
+        let id = Uuid::new_v4();
+        assert_eq!(asked_workspace(Some(&format!("workspace_id={id}"))), Some(Some(id)));
+    }
+}
