@@ -7,7 +7,7 @@
 
 use crate::WebState;
 use crate::auth_pages::{form, see_other};
-use crate::errors::{forbidden_response, internal_error_response, not_found_response};
+use crate::errors::{error_page, forbidden_response, internal_error_response, not_found_response};
 use crate::render::{Chrome, page};
 use crate::session::{Visitor, unavailable};
 use askama::Template;
@@ -19,7 +19,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use kith_auth::browser::BrowserSession;
 use kith_crm::calendar::{Occurrence, window};
-use kith_crm::context::{OrgRole, workspace_ctx};
+use kith_crm::context::{OrgRole, mfa_required, needs_mfa, workspace_ctx};
 use kith_crm::intelligence::top_leads;
 use kith_crm::workspaces::{Reachable, reachable};
 use kith_db::Access;
@@ -106,6 +106,14 @@ fn asked_workspace(query: Option<&str>) -> Option<Option<Uuid>> {
 
 /// The page for an `/api` error met while loading (never a 500 for what the caller cannot see).
 fn refused(err: &ApiError) -> Response {
+    if err.code() == "mfa_required" {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Second factor required",
+            "Your organization requires a second factor, and this session was signed in with a password only. \
+             Sign in with your second factor to open its workspaces.",
+        );
+    }
     match err.status() {
         StatusCode::NOT_FOUND => not_found_response(),
         StatusCode::FORBIDDEN => forbidden_response(),
@@ -138,6 +146,11 @@ async fn load(
     let mut tx = state.db().begin_as(&user.caller, Access::ReadOnly).await?;
     let mine = reachable(&mut tx, user.user_id).await?;
     if mine.is_empty() {
+        // A member of an organization that requires a second factor sees none of it in a password-only session:
+        // say so rather than offering to create another organization.
+        if needs_mfa(&mut tx).await? {
+            return Err(mfa_required());
+        }
         tx.commit().await?;
         template.first_step = true;
         return Ok(true);

@@ -234,4 +234,22 @@ async fn the_overview_guides_to_an_organization_then_shows_hot_leads_and_the_wee
     assert_eq!(chosen.status, 200);
     assert!(chosen.body.contains("Ada Lovelace"));
     assert!(chosen.body.contains(&format!("value=\"{workspace_id}\" selected")));
+
+    // An organization that requires a second factor shows nothing to this password-only session, and the page
+    // says why instead of offering to create another organization.
+    let caller = app.caller(&token);
+    let mut tx = app.db.begin_as(&caller, kith_db::Access::ReadWrite).await.unwrap();
+    let strict = tx
+        .query(
+            "update public.organizations set require_mfa = true where id = $1 returning id",
+            &[&Uuid::parse_str(orgs[0]["id"].as_str().unwrap()).unwrap()],
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(strict.len(), 1);
+    let refused = browser.get("/dashboard/overview").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("Second factor required"));
+    assert!(!refused.body.contains("Create organization") && !refused.body.contains("Ada Lovelace"));
 }
