@@ -253,3 +253,78 @@ async fn the_overview_guides_to_an_organization_then_shows_hot_leads_and_the_wee
     assert!(refused.body.contains("Second factor required"));
     assert!(!refused.body.contains("Create organization") && !refused.body.contains("Ada Lovelace"));
 }
+
+/// The overview's render time at 10,000 contacts (all warm, so the top-10 query has a full index to walk) and 20
+/// weekly series, as the browser sees it. Run: `cargo test --release -p kith --test web overview_at_scale --
+/// --ignored --nocapture`; a timing bound belongs on a quiet machine, not in the shared CI run.
+#[tokio::test]
+#[ignore = "a measurement: run by hand"]
+async fn overview_at_scale() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    let address = email();
+    browser.sign_up(&address, PASSWORD).await;
+    browser
+        .submit("/dashboard/overview", "/dashboard/organizations", &[("name", "Scale")])
+        .await;
+    let token = app.sign_in_token(&address, PASSWORD).await;
+    let orgs = api(&app, "GET", "/api/organizations", &token, &json!(null)).await;
+    let workspaces = api(
+        &app,
+        "GET",
+        &format!("/api/workspaces?org_id={}", orgs[0]["id"].as_str().unwrap()),
+        &token,
+        &json!(null),
+    )
+    .await;
+    let workspace_id = workspaces[0]["id"].as_str().unwrap().to_owned();
+    let mut csv = String::from("first_name,last_name,email,phone,company,job_title,status\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!(
+            "Person{i},Number{i},person{i}@scale.io,+1555{i:06},Scale {},CEO,opportunity\n",
+            i % 100
+        ));
+    }
+    let response = app
+        .http
+        .post(format!(
+            "{}/api/contacts/import?workspace_id={workspace_id}",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for i in 0..20 {
+        let start = Utc::now() - Duration::days(30) + Duration::hours(i * 5);
+        api(
+            &app,
+            "POST",
+            "/api/calendar/events",
+            &token,
+            &json!({"workspace_id": workspace_id, "title": format!("Series {i}"), "starts_at": start.to_rfc3339(),
+                    "ends_at": (start + Duration::minutes(30)).to_rfc3339(), "rrule": "FREQ=WEEKLY"}),
+        )
+        .await;
+    }
+    for _ in 0..5 {
+        assert_eq!(browser.get("/dashboard/overview").await.status, 200);
+    }
+    let mut times = Vec::new();
+    for _ in 0..100 {
+        let started = std::time::Instant::now();
+        let page = browser.get("/dashboard/overview").await;
+        times.push(started.elapsed());
+        assert_eq!(page.status, 200);
+        assert_eq!(region(&page.body, "hot-leads-title").matches("<meter").count(), 10);
+    }
+    times.sort();
+    eprintln!(
+        "overview at 10,000 contacts: p50 {:?}, p90 {:?}, max {:?}",
+        times[50], times[90], times[99]
+    );
+    assert!(times[50] < std::time::Duration::from_millis(50), "p50 {:?}", times[50]);
+}
