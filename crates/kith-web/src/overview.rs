@@ -318,6 +318,66 @@ mod tests {
         assert_eq!(days[2].2 - days[2].1, Duration::hours(23));
     }
 
+    fn occurrence(title: &str, starts_at: DateTime<Utc>, all_day: bool, timezone: &str) -> Occurrence {
+        let ends_at = starts_at + Duration::hours(if all_day { 24 } else { 1 });
+        Occurrence {
+            event: std::sync::Arc::new(kith_crm::calendar::Event {
+                id: Uuid::new_v4(),
+                workspace_id: Uuid::new_v4(),
+                title: title.into(),
+                description: None,
+                starts_at,
+                ends_at,
+                all_day,
+                timezone: timezone.into(),
+                location: None,
+                attendees: Vec::new(),
+                contact_ids: Vec::new(),
+                rrule: None,
+                sequence: 0,
+                updated_at: starts_at,
+            }),
+            starts_at,
+            ends_at,
+        }
+    }
+
+    #[test]
+    fn events_land_on_their_local_day_and_all_day_events_on_their_own_date() {
+        let la: Tz = "America/Los_Angeles".parse().unwrap_or(chrono_tz::UTC);
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 20, 0, 0).single().unwrap_or_default();
+        let days = week_days(now, la);
+        // 03:00 UTC on 4 March is 19:00 on 3 March in Los Angeles.
+        let timed = occurrence(
+            "Call",
+            Utc.with_ymd_and_hms(2026, 3, 4, 3, 0, 0).single().unwrap_or_default(),
+            false,
+            "UTC",
+        );
+        // An all-day 5 March in Tokyo starts at 15:00 UTC on 4 March (07:00 in Los Angeles), yet is 5 March.
+        let offsite = occurrence(
+            "Offsite",
+            Utc.with_ymd_and_hms(2026, 3, 4, 15, 0, 0).single().unwrap_or_default(),
+            true,
+            "Asia/Tokyo",
+        );
+        let week = group_week(&days, &[timed, offsite], la);
+        assert_eq!(week[0].label, "Today, Monday 2 March");
+        assert_eq!(week[1].label, "Tomorrow, Tuesday 3 March");
+        assert_eq!(week[1].items.len(), 1);
+        assert_eq!(
+            (week[1].items[0].title.as_str(), week[1].items[0].when.as_str()),
+            ("Call", "19:00–20:00")
+        );
+        assert!(week[2].items.is_empty());
+        assert_eq!(week[3].label, "Thursday 5 March");
+        assert_eq!(
+            (week[3].items[0].title.as_str(), week[3].items[0].when.as_str()),
+            ("Offsite", "All day")
+        );
+        assert!(week[3].items[0].all_day);
+    }
+
     #[test]
     fn a_foreign_or_broken_workspace_id_is_not_ignored() {
         assert_eq!(asked_workspace(None), None);
