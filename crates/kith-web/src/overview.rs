@@ -13,7 +13,7 @@ use crate::session::{Visitor, unavailable};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -125,20 +125,35 @@ fn refused(err: &ApiError) -> Response {
 /// `GET /dashboard/overview[?workspace_id=]`.
 pub async fn show(state: &WebState, visitor: &mut Visitor, session: &BrowserSession, query: Option<&str>) -> Response {
     let mut template = OverviewPage::new(visitor, session);
-    match load(state, session, asked_workspace(query), &mut template).await {
-        Ok(true) => page(StatusCode::OK, &template),
-        Ok(false) => not_found_response(),
+    let asked = asked_workspace(query);
+    let remembered = visitor.workspace.as_deref().and_then(|raw| Uuid::parse_str(raw).ok());
+    match load(state, session, asked, remembered, &mut template).await {
+        Ok(Some(chosen)) => {
+            let mut response = page(StatusCode::OK, &template);
+            // Remember an explicit choice for the next visit (a preference: `load` checks it every time).
+            if asked.is_some() && !chosen.is_nil() {
+                let cookies = &visitor.cookies;
+                response.headers_mut().append(
+                    header::SET_COOKIE,
+                    cookies.set(cookies.workspace, &chosen.to_string(), visitor.session_max_age),
+                );
+            }
+            response
+        }
+        Ok(None) => not_found_response(),
         Err(err) => refused(&err),
     }
 }
 
-/// Fills `template` in one caller transaction; `false` when the asked workspace is not one of the caller's.
+/// Fills `template` in one caller transaction and answers the workspace shown; `None` when the asked workspace is
+/// not one of the caller's.
 async fn load(
     state: &WebState,
     session: &BrowserSession,
     asked: Option<Option<Uuid>>,
+    remembered: Option<Uuid>,
     template: &mut OverviewPage,
-) -> Result<bool, ApiError> {
+) -> Result<Option<Uuid>, ApiError> {
     let user = AuthUser {
         caller: session.caller.clone(),
         user_id: session.user_id,
@@ -153,13 +168,16 @@ async fn load(
         }
         tx.commit().await?;
         template.first_step = true;
-        return Ok(true);
+        return Ok(Some(Uuid::nil()));
     }
     let chosen = match asked {
-        None => mine[0].id,
+        // The remembered choice if it is still one of the caller's (another user may have signed in since).
+        None => remembered
+            .filter(|id| mine.iter().any(|w| w.id == *id))
+            .unwrap_or(mine[0].id),
         Some(Some(id)) if mine.iter().any(|w| w.id == id) => id,
         // Another tenant's workspace, or no workspace at all: the 404 page, never foreign data.
-        Some(_) => return Ok(false),
+        Some(_) => return Ok(None),
     };
     let ctx = workspace_ctx(&mut tx, &user, chosen, OrgRole::Viewer).await?;
     let leads = top_leads(&mut tx, ctx.workspace_id, &["hot", "warm"], 0, LEADS).await?;
@@ -193,7 +211,7 @@ async fn load(
         .collect();
     template.week = group_week(&days, &listed.occurrences, tz);
     template.timezone = tz.name().to_owned();
-    Ok(true)
+    Ok(Some(chosen))
 }
 
 fn options(mine: &[Reachable], chosen: Uuid) -> Vec<WorkspaceOption> {

@@ -226,6 +226,36 @@ async fn the_overview_guides_to_an_organization_then_shows_hot_leads_and_the_wee
     assert_eq!(foreign.status, 404);
     assert!(!foreign.body.contains("Ada Lovelace"));
     assert_eq!(other.get("/dashboard/overview?workspace_id=nope").await.status, 404);
+    // A planted "remembered workspace" cookie is a preference, not a grant.
+    other.jar.insert("kith_workspace".into(), workspace_id.clone());
+    let planted = other.get("/dashboard/overview").await;
+    assert_eq!(planted.status, 200);
+    assert!(!planted.body.contains("Ada Lovelace") && planted.body.contains("Other Co"));
+
+    // The switcher's choice is remembered: a second workspace, chosen once, stays chosen.
+    let second = api(
+        &app,
+        "POST",
+        "/api/workspaces",
+        &token,
+        &json!({"org_id": orgs[0]["id"], "name": "Second"}),
+    )
+    .await;
+    let second_id = second["id"].as_str().unwrap();
+    let switched = browser
+        .get(&format!("/dashboard/overview?workspace_id={second_id}"))
+        .await;
+    assert_eq!(switched.status, 200);
+    assert!(switched.body.contains(&format!("value=\"{second_id}\" selected")));
+    assert!(
+        !switched.body.contains("Ada Lovelace"),
+        "the second workspace has no leads"
+    );
+    let again = browser.get("/dashboard/overview").await;
+    assert!(
+        again.body.contains(&format!("value=\"{second_id}\" selected")),
+        "remembered"
+    );
 
     // The owner's own workspace by id works as the default does.
     let chosen = browser
