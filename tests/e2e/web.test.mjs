@@ -121,6 +121,55 @@ test("another user's browser cannot see the first user's pages", async () => {
   noProblems();
 });
 
+async function axeFailures(page, label) {
+  const failures = [];
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.evaluate(AXE_SOURCE);
+    const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    for (const v of result.violations.filter((v) => ['serious', 'critical'].includes(v.impact))) {
+      failures.push(`${label} (${scheme}): ${v.id} ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  return failures;
+}
+
+test('the overview: create the organization through the first step, then Hot leads and This week (axe)', async () => {
+  const context = await watchedContext(browser, kith.url, problems);
+  const page = await context.newPage();
+  const email = `e2e-org-${Date.now()}@example.com`;
+  await page.goto('/signup');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('first-password-1');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL('**/dashboard/overview');
+  const failures = await axeFailures(page, 'first step');
+  await shoot(page, 'dashboard-first-step');
+  await page.getByLabel('Organization name').fill('E2E Org');
+  await page.getByRole('button', { name: 'Create organization' }).click();
+  await page.waitForURL('**/dashboard/overview');
+  await page.getByRole('region', { name: 'Hot leads' }).getByText('No hot leads yet').waitFor();
+  await page.getByRole('region', { name: 'This week' }).waitFor();
+  assert.match(await page.getByLabel('Workspace').innerText(), /E2E Org/);
+  failures.push(...(await axeFailures(page, 'empty overview')));
+  await shoot(page, 'dashboard-overview-empty');
+
+  // The demo owner's workspace has scored contacts and a calendar.
+  const [owner] = kith.users;
+  const second = await watchedContext(browser, kith.url, problems);
+  const ownerPage = await second.newPage();
+  await signIn(ownerPage, owner.email, owner.password);
+  await ownerPage.waitForURL('**/dashboard/overview');
+  const leads = ownerPage.getByRole('region', { name: 'Hot leads' });
+  assert.ok((await leads.locator('meter').count()) > 0, 'the demo workspace has leads with score bars');
+  failures.push(...(await axeFailures(ownerPage, 'demo overview')));
+  await shoot(ownerPage, 'dashboard-overview-demo');
+  for (const c of [context, second]) await c.close();
+  assert.deepEqual(failures, []);
+  noProblems();
+});
+
 async function publicAndAuthPages() {
   const response = await fetch(`${kith.url}/docs`);
   const docs = [...(await response.text()).matchAll(/href="(\/docs\/[a-z0-9-]+)"/g)].map((m) => m[1]);

@@ -120,11 +120,18 @@ pub fn mfa_required() -> ApiError {
     )
 }
 
+/// Whether the caller belongs to an organization that requires a second factor this session lacks (Postgres
+/// then shows it nothing of that organization).
+pub async fn needs_mfa(tx: &mut CallerTx) -> Result<bool, kith_db::DbError> {
+    let row = tx.query_one("select private.caller_needs_mfa() as needs", &[]).await?;
+    Ok(row.get("needs"))
+}
+
 /// The refusal `fallback`, or 403 `mfa_required` when the caller's own memberships explain it.
 async fn refusal(tx: &mut CallerTx, fallback: ApiError) -> ApiError {
-    match tx.query_one("select private.caller_needs_mfa() as needs", &[]).await {
-        Ok(row) if row.get::<_, bool>("needs") => mfa_required(),
-        Ok(_) => fallback,
+    match needs_mfa(tx).await {
+        Ok(true) => mfa_required(),
+        Ok(false) => fallback,
         Err(err) => err.into(),
     }
 }

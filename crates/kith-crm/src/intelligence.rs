@@ -23,16 +23,30 @@ use uuid::Uuid;
 /// One scored contact, as the API returns it.
 #[derive(Debug, Serialize)]
 pub struct Lead {
-    contact_id: Uuid,
-    name: String,
-    email: Option<String>,
-    company: Option<String>,
-    score: i32,
-    tier: Tier,
-    fit: i32,
-    engagement: i32,
-    reasons: Vec<Reason>,
-    last_interaction_at: Option<DateTime<Utc>>,
+    /// The contact.
+    pub contact_id: Uuid,
+    /// First and last name.
+    pub name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// 0–100.
+    pub score: i32,
+    /// Hot, warm or cold.
+    pub tier: Tier,
+    /// Points from who they are.
+    pub fit: i32,
+    /// Points from interactions.
+    pub engagement: i32,
+    /// Why, biggest first.
+    pub reasons: Vec<Reason>,
+    /// The latest interaction.
+    pub last_interaction_at: Option<DateTime<Utc>>,
+
+    /// When the score was stored (not serialized: the route answers the oldest as `generated_at`).
+    #[serde(skip)]
+    pub scored_at: Option<DateTime<Utc>>,
 }
 
 /// Contacts scored in one statement's worth of work: large workspaces are re-scored in batches of this many, so
@@ -101,6 +115,7 @@ async fn compute(
                 engagement: score.engagement,
                 reasons: score.reasons,
                 last_interaction_at: score.last_interaction_at,
+                scored_at: Some(now),
             }
         })
         .collect())
@@ -204,7 +219,32 @@ fn stored_lead(row: &Row) -> Lead {
         engagement,
         reasons,
         last_interaction_at: row.get("last_interaction_at"),
+        scored_at: row.get("scored_at"),
     }
+}
+
+/// The best stored scores of a workspace in `tiers` with at least `min_score`, best first: what
+/// `GET /api/agents/contact-intelligence` and the dashboard's Hot leads panel both show.
+pub async fn top_leads(
+    tx: &mut CallerTx,
+    workspace_id: Uuid,
+    tiers: &[&str],
+    min_score: i32,
+    limit: i64,
+) -> Result<Vec<Lead>, DbError> {
+    // Stored scores, top N through the (workspace_id, score desc) index; the background re-score keeps them current.
+    let rows = tx
+        .query(
+            "select id, first_name, last_name, email, company, score, tier, score_reasons, last_interaction_at,
+                    scored_at
+               from public.contacts
+              where workspace_id = $1 and tier = any($2) and score >= $3
+              order by score desc, last_interaction_at desc nulls last, id
+              limit $4",
+            &[&workspace_id, &tiers, &min_score, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(stored_lead).collect())
 }
 
 /// `GET /api/agents/contact-intelligence` query.
@@ -251,26 +291,14 @@ pub async fn hot_leads(
     let tiers = tiers(query.tier.as_deref())?;
     let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
     let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
-    // Stored scores, top N through the (workspace_id, score desc) index; the background re-score keeps them current.
-    let rows = tx
-        .query(
-            "select id, first_name, last_name, email, company, score, tier, score_reasons, last_interaction_at,
-                    scored_at
-               from public.contacts
-              where workspace_id = $1 and tier = any($2) and score >= $3
-              order by score desc, last_interaction_at desc nulls last, id
-              limit $4",
-            &[&ctx.workspace_id, &tiers, &(min_score as i32), &limit],
-        )
-        .await?;
+    let leads = top_leads(&mut tx, ctx.workspace_id, &tiers, min_score as i32, limit).await?;
     tx.commit().await?;
     // As fresh as the oldest score shown.
-    let generated_at = rows
+    let generated_at = leads
         .iter()
-        .filter_map(|row| row.get::<_, Option<DateTime<Utc>>>("scored_at"))
+        .filter_map(|lead| lead.scored_at)
         .min()
         .unwrap_or_else(Utc::now);
-    let leads: Vec<Lead> = rows.iter().map(stored_lead).collect();
     Ok(Json(json!({
         "workspace_id": workspace_id,
         "generated_at": generated_at,

@@ -88,10 +88,23 @@ pub async fn create(
     user: AuthUser,
     ApiJson(body): ApiJson<NewOrganization>,
 ) -> ApiResult<impl IntoResponse> {
-    let name = input::required_text("name", body.name, 200)?;
-    let slug = slug(body.slug)?;
+    let created = create_as(&state.db, &user.caller, body.name, body.slug).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates an organization named `name` as the caller, who becomes its owner (with a default workspace): what
+/// `POST /api/organizations` and the dashboard's first step both do.
+pub async fn create_as(
+    db: &kith_db::Db,
+    caller: &kith_db::Caller,
+    name: Option<String>,
+    slug_raw: Option<String>,
+) -> ApiResult<Organization> {
+    let user_id = caller.user_id().ok_or_else(ApiError::missing_token)?;
+    let name = input::required_text("name", name, 200)?;
+    let slug = slug(slug_raw)?;
     let id = Uuid::new_v4();
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
+    let mut tx = db.begin_as(caller, Access::ReadWrite).await?;
     // No RETURNING: the row becomes visible to its creator only once the trigger has made them its owner.
     tx.query(
         "insert into public.organizations (id, name, slug) values ($1, $2, $3)",
@@ -99,11 +112,11 @@ pub async fn create(
     )
     .await?;
     let row = tx
-        .query_one(&format!("{ORG_SELECT} where o.id = $2"), &[&user.user_id, &id])
+        .query_one(&format!("{ORG_SELECT} where o.id = $2"), &[&user_id, &id])
         .await?;
     tx.commit().await?;
-    tracing::info!(user_id = %user.user_id, org_id = %id, "organization created");
-    Ok((StatusCode::CREATED, Json(organization(&row)?)))
+    tracing::info!(%user_id, org_id = %id, "organization created");
+    organization(&row)
 }
 
 /// `PATCH /api/organizations/{org_id}` body.

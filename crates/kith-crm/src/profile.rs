@@ -48,6 +48,15 @@ impl From<Row> for Profile {
 
 const COLUMNS: &str = "id, email, full_name, avatar_url, timezone, created_at, updated_at";
 
+/// The caller's time zone from their profile (UTC when unset or unknown).
+pub async fn timezone(tx: &mut kith_db::CallerTx, user_id: Uuid) -> Result<chrono_tz::Tz, kith_db::DbError> {
+    let row = tx
+        .query_opt("select timezone from public.profiles where id = $1", &[&user_id])
+        .await?;
+    let name: Option<String> = row.and_then(|row| row.get("timezone"));
+    Ok(name.and_then(|n| n.parse().ok()).unwrap_or(chrono_tz::UTC))
+}
+
 pub(crate) async fn get_profile(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Profile>> {
     // The id is named explicitly for the planner; RLS alone decides visibility.
     let rows = state

@@ -31,6 +31,41 @@ fn workspace(row: &Row) -> Workspace {
     }
 }
 
+/// A workspace the caller can open, with its organization's name.
+#[derive(Debug, Clone)]
+pub struct Reachable {
+    /// The workspace.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its organization's name.
+    pub org_name: String,
+}
+
+/// Every workspace of the caller's organizations, the first organization's first workspace first (by creation):
+/// the dashboard's switcher and its default.
+pub async fn reachable(tx: &mut CallerTx, user_id: Uuid) -> Result<Vec<Reachable>, kith_db::DbError> {
+    let rows = tx
+        .query(
+            "select w.id, w.name, o.name as org_name
+               from public.user_organizations uo
+               join public.organizations o on o.id = uo.org_id
+               join public.workspaces w on w.org_id = o.id
+              where uo.user_id = $1
+              order by o.created_at, o.id, w.created_at, w.id",
+            &[&user_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Reachable {
+            id: row.get("id"),
+            name: row.get("name"),
+            org_name: row.get("org_name"),
+        })
+        .collect())
+}
+
 /// `GET /api/workspaces` query.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -87,7 +87,7 @@ impl FormPage {
 }
 
 /// A submitted form's fields (urlencoded; repeated names keep the first value).
-fn form(body: &Bytes) -> HashMap<String, String> {
+pub(crate) fn form(body: &Bytes) -> HashMap<String, String> {
     let mut fields = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
         fields.entry(name.into_owned()).or_insert_with(|| value.into_owned());
@@ -100,7 +100,7 @@ fn field<'a>(fields: &'a HashMap<String, String>, name: &str) -> &'a str {
 }
 
 /// 303 to `location`.
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     let value = HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
     (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response()
 }

@@ -3,19 +3,10 @@
 
 use crate::WebState;
 use crate::errors::not_found_response;
-use crate::render::{Chrome, page};
 use crate::session::Visitor;
-use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-
-#[derive(Template)]
-#[template(path = "dashboard.html")]
-struct Dashboard {
-    chrome: Chrome,
-    email: String,
-}
 
 fn to_login(uri: &Uri) -> Response {
     let here = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
@@ -25,7 +16,7 @@ fn to_login(uri: &Uri) -> Response {
 }
 
 /// `GET /dashboard` and `GET /dashboard/{*rest}`.
-pub async fn dashboard(State(_): State<WebState>, mut visitor: Visitor, uri: Uri) -> Response {
+pub async fn dashboard(State(state): State<WebState>, mut visitor: Visitor, uri: Uri) -> Response {
     let Some(session) = visitor.session.clone() else {
         return visitor.finish(to_login(&uri));
     };
@@ -38,15 +29,17 @@ pub async fn dashboard(State(_): State<WebState>, mut visitor: Visitor, uri: Uri
                 .into_response(),
         ),
         "/dashboard/overview" => {
-            let mut chrome = Chrome::new("Overview", "Your Kith overview.", "");
-            chrome.csrf = visitor.csrf();
-            chrome.user_email = Some(session.email.clone());
-            let template = Dashboard {
-                chrome,
-                email: session.email,
-            };
-            visitor.finish(page(StatusCode::OK, &template))
+            let response = crate::overview::show(&state, &mut visitor, &session, uri.query()).await;
+            visitor.finish(response)
         }
+        // The first step's form action, opened directly: back to the page that holds the form.
+        "/dashboard/organizations" => visitor.finish(
+            (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, HeaderValue::from_static("/dashboard/overview"))],
+            )
+                .into_response(),
+        ),
         _ => visitor.finish(not_found_response()),
     }
 }

@@ -13,6 +13,7 @@ pub mod content;
 mod dashboard;
 pub mod errors;
 pub mod markdown;
+mod overview;
 mod pages;
 mod render;
 pub mod session;
@@ -138,6 +139,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
             get(auth_pages::invitation_form).post(auth_pages::accept_invitation),
         )
         .route("/dashboard", get(dashboard::dashboard))
+        .route(
+            "/dashboard/organizations",
+            get(dashboard::dashboard).post(overview::create_organization),
+        )
         .route("/dashboard/{*rest}", get(dashboard::dashboard))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

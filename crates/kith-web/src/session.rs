@@ -26,6 +26,8 @@ pub struct CookieNames {
     pub pre: &'static str,
     /// The PKCE verifier of a mailed link this browser asked for.
     pub pkce: &'static str,
+    /// The workspace last chosen in the dashboard's switcher (a preference, checked on every use, never a grant).
+    pub workspace: &'static str,
     /// Whether cookies carry `Secure`.
     pub secure: bool,
 }
@@ -38,6 +40,7 @@ impl CookieNames {
                 session: "__Host-kith_session",
                 pre: "__Host-kith_csrf",
                 pkce: "__Host-kith_pkce",
+                workspace: "__Host-kith_workspace",
                 secure: true,
             }
         } else {
@@ -45,6 +48,7 @@ impl CookieNames {
                 session: "kith_session",
                 pre: "kith_csrf",
                 pkce: "kith_pkce",
+                workspace: "kith_workspace",
                 secure: false,
             }
         }
@@ -125,6 +129,8 @@ pub struct Visitor {
     pub pkce_verifier: Option<String>,
     /// Lifetime of a new session cookie (the absolute timeout), seconds.
     pub session_max_age: u64,
+    /// The workspace cookie as sent.
+    pub workspace: Option<String>,
 }
 
 impl FromRequestParts<WebState> for Visitor {
@@ -151,6 +157,7 @@ impl FromRequestParts<WebState> for Visitor {
             new_pre: None,
             client,
             pkce_verifier: cookie(&parts.headers, cookies.pkce).map(str::to_owned),
+            workspace: cookie(&parts.headers, cookies.workspace).map(str::to_owned),
             session_max_age: state.auth().settings().browser_absolute_timeout.as_secs(),
             cookies,
         })

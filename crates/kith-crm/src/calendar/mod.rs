@@ -186,17 +186,48 @@ pub fn occurrences(e: &Event, from: DateTime<Utc>, to: DateTime<Utc>, budget: &m
     }
 }
 
-/// One listing's events expanded into the window, sorted by start; `true` when something was cut off.
-fn expand_listing(events: &[Event], from: DateTime<Utc>, to: DateTime<Utc>) -> (Vec<Value>, bool) {
+/// One occurrence of an event inside a window.
+#[derive(Debug, Clone)]
+pub struct Occurrence {
+    /// The event (shared by all its occurrences).
+    pub event: std::sync::Arc<Event>,
+    /// This occurrence's start.
+    pub starts_at: DateTime<Utc>,
+    /// This occurrence's end (exclusive).
+    pub ends_at: DateTime<Utc>,
+}
+
+impl Occurrence {
+    fn to_json(&self) -> Value {
+        let shown = self.event.rrule.is_some().then_some((self.starts_at, self.ends_at));
+        to_json(&self.event, shown)
+    }
+}
+
+/// The occurrences of a window, sorted by start.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    /// Occurrences overlapping the window.
+    pub occurrences: Vec<Occurrence>,
+    /// Whether the expansion budget or the listing cap cut something off.
+    pub truncated: bool,
+}
+
+/// One listing's events expanded into the window, sorted by start.
+fn expand_listing(events: Vec<Event>, from: DateTime<Utc>, to: DateTime<Utc>) -> Window {
     let mut budget = Budget::new(EXPANSION_STEPS, Instant::now() + EXPANSION_DEADLINE);
     let mut truncated = false;
-    let mut out: Vec<(DateTime<Utc>, Value)> = Vec::new();
+    let mut out: Vec<Occurrence> = Vec::new();
     for e in events {
-        let expansion = occurrences(e, from, to, &mut budget);
+        let expansion = occurrences(&e, from, to, &mut budget);
         truncated |= expansion.truncated;
-        for occurrence in expansion.occurrences {
-            let shown = e.rrule.is_some().then_some(occurrence);
-            out.push((occurrence.0, to_json(e, shown)));
+        let event = std::sync::Arc::new(e);
+        for (starts_at, ends_at) in expansion.occurrences {
+            out.push(Occurrence {
+                event: event.clone(),
+                starts_at,
+                ends_at,
+            });
             if out.len() >= MAX_LISTED {
                 truncated = true;
                 break;
@@ -206,8 +237,36 @@ fn expand_listing(events: &[Event], from: DateTime<Utc>, to: DateTime<Utc>) -> (
             break;
         }
     }
-    out.sort_by_key(|a| a.0);
-    (out.into_iter().map(|(_, v)| v).collect(), truncated)
+    out.sort_by_key(|o| o.starts_at);
+    Window {
+        occurrences: out,
+        truncated,
+    }
+}
+
+/// The events of `ctx`'s workspace overlapping `[from, to)`, one entry per occurrence for recurring events,
+/// sorted by start: what `GET /api/calendar/events` and the dashboard both show.
+pub async fn window(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<Window> {
+    let rows = tx
+        .query(
+            &format!(
+                "select {COLUMNS} from public.calendar_events e
+                 where e.workspace_id = $1 and e.starts_at < $3 and (e.rrule is not null or e.ends_at >= $2)
+                 order by e.starts_at, e.id"
+            ),
+            &[&ctx.workspace_id, &from, &to],
+        )
+        .await?;
+    let events: Vec<Event> = rows.iter().map(event).collect();
+    // Expansion is CPU work whose size the events decide: keep it off the async workers.
+    tokio::task::spawn_blocking(move || expand_listing(events, from, to))
+        .await
+        .map_err(|e| ApiError::internal(&e))
 }
 
 /// `GET /api/calendar/events` query.
@@ -246,24 +305,11 @@ pub async fn list(
     }
     let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
     let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
-    let rows = tx
-        .query(
-            &format!(
-                "select {COLUMNS} from public.calendar_events e
-                 where e.workspace_id = $1 and e.starts_at < $3 and (e.rrule is not null or e.ends_at >= $2)
-                 order by e.starts_at, e.id"
-            ),
-            &[&ctx.workspace_id, &from, &to],
-        )
-        .await?;
+    let listed = window(&mut tx, &ctx, from, to).await?;
     tx.commit().await?;
-    let events: Vec<Event> = rows.iter().map(event).collect();
-    // Expansion is CPU work whose size the events decide: keep it off the async workers.
-    let (listed, truncated) = tokio::task::spawn_blocking(move || expand_listing(&events, from, to))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    let mut response = Json(listed).into_response();
-    if truncated {
+    let json: Vec<Value> = listed.occurrences.iter().map(Occurrence::to_json).collect();
+    let mut response = Json(json).into_response();
+    if listed.truncated {
         response
             .headers_mut()
             .insert(TRUNCATED_HEADER, header::HeaderValue::from_static("true"));

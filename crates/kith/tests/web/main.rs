@@ -8,6 +8,7 @@ mod helpers;
 mod html;
 
 mod crawl;
+mod dashboard;
 mod flows;
 mod security;
 mod sessions;
