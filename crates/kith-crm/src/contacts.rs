@@ -26,7 +26,7 @@ const MAX_TAG_CHARS: usize = 50;
 const MAX_IMPORT_ROWS: usize = 5000;
 
 /// A contact's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Not qualified yet.
@@ -57,7 +57,7 @@ impl Status {
 }
 
 /// A contact as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Contact {
     id: Uuid,
     workspace_id: Uuid,
@@ -108,7 +108,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Opti
 }
 
 /// `POST /api/contacts` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     workspace_id: Uuid,
@@ -275,12 +275,19 @@ async fn read_row(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> ApiResult<
 }
 
 /// `GET /api/contacts` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Uuid, required = true)]
     workspace_id: Option<String>,
+    /// Matches names, email and company.
+    #[param(max_length = 200)]
     q: Option<String>,
+    /// Contacts per page (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The previous page's `next_cursor`.
     cursor: Option<String>,
 }
 
@@ -364,7 +371,7 @@ pub async fn read(
 }
 
 /// `PATCH /api/contacts/{id}` body: absent fields stay, `null` clears.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPatch {
     workspace_id: Option<Uuid>,
@@ -447,7 +454,7 @@ pub async fn remove(
 }
 
 /// An interaction.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Interaction {
     id: Uuid,
     contact_id: Uuid,
@@ -499,7 +506,7 @@ pub async fn list_interactions(
 }
 
 /// `POST /api/contacts/{id}/interactions` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInteraction {
     workspace_id: Option<Uuid>,
@@ -550,9 +557,11 @@ pub async fn add_interaction(
 }
 
 /// Query of the CSV routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CsvQuery {
+    #[param(value_type = Uuid, required = true)]
     workspace_id: Option<String>,
 }
 
@@ -623,8 +632,8 @@ pub async fn export_csv(
 }
 
 /// One row the import refused.
-#[derive(Debug, Serialize)]
-struct RowError {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct RowError {
     row: usize,
     field: String,
     message: String,

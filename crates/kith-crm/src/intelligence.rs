@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 /// One scored contact, as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Lead {
     contact_id: Uuid,
     name: String,
@@ -132,12 +132,20 @@ pub async fn rescore(tx: &mut CallerTx, ctx: &WorkspaceCtx, contact_id: Option<U
 }
 
 /// `GET /api/agents/contact-intelligence` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HotLeadsQuery {
+    #[param(value_type = Uuid, required = true)]
     workspace_id: Option<String>,
+    /// Leads to return (default 10).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// Only leads scoring at least this (default 0).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 100)]
     min_score: Option<String>,
+    /// Comma-separated tiers to list, of `hot`, `warm` and `cold` (default `hot,warm`).
+    #[param(pattern = "^(hot|warm|cold)(,(hot|warm|cold))*$", example = "hot,warm")]
     tier: Option<String>,
 }
 
@@ -191,7 +199,7 @@ pub async fn hot_leads(
 }
 
 /// `POST /api/agents/contact-intelligence` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RescoreRequest {
     workspace_id: Uuid,

@@ -1,80 +1,462 @@
 //! `GET /api/openapi.json`: an OpenAPI 3.1 document generated from [`crate::route_specs`], so it lists every
-//! `/api` route by construction.
+//! `/api` route by construction. Request, query and response schemas come from the Rust types the handlers parse
+//! and answer with (utoipa's `ToSchema`/`IntoParams` derives); error answers are listed per status with the codes
+//! a route can answer, and links let a stateful client chain organization → workspace → contact/event.
 
-use crate::{Scope, route_specs};
+use crate::{RouteSpec, Scope, contacts, intelligence, route_specs};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::Schema;
+use uuid::Uuid;
 
-fn parameters(path: &str, scope: Scope, method: &str) -> Vec<Value> {
-    let mut params: Vec<Value> = path
-        .split('/')
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}))
-        .collect();
-    let reads = method == "GET" || method == "DELETE";
-    match scope {
-        Scope::Workspace if reads || path.ends_with("/import") => params.push(
-            json!({"name": "workspace_id", "in": "query", "required": true, "schema": {"type": "string", "format": "uuid"}}),
-        ),
-        Scope::Org if reads && !path.contains("{org_id}") => params.push(
-            json!({"name": "org_id", "in": "query", "required": true, "schema": {"type": "string", "format": "uuid"}}),
-        ),
+/// A type's schema: its name, its own schema and the named schemas it refers to.
+pub type SchemaFn = fn() -> (String, RefOr<Schema>, Vec<(String, RefOr<Schema>)>);
+
+/// A query type's parameters.
+pub type ParamsFn = fn() -> Vec<Parameter>;
+
+/// The request body a route reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Body {
+    /// None.
+    None,
+    /// JSON of a type (`ApiJson<T>`).
+    Json(SchemaFn),
+    /// A CSV file.
+    Csv,
+}
+
+/// A route's success answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Reply {
+    /// 204 without a body.
+    NoContent,
+    /// This status with a JSON value of a type.
+    Json(u16, SchemaFn),
+    /// 200 with a JSON list of a type.
+    JsonList(SchemaFn),
+    /// 200 with a text body of this media type.
+    Text(&'static str),
+}
+
+/// [`SchemaFn`] of `T`.
+pub fn schema_of<T: utoipa::ToSchema>() -> (String, RefOr<Schema>, Vec<(String, RefOr<Schema>)>) {
+    let mut refs = Vec::new();
+    T::schemas(&mut refs);
+    (T::name().into_owned(), T::schema(), refs)
+}
+
+/// [`ParamsFn`] of `Q`.
+pub fn params_of<Q: utoipa::IntoParams>() -> Vec<Parameter> {
+    Q::into_params(|| Some(ParameterIn::Query))
+}
+
+// Answers the handlers build as JSON values; described here and held to the live server by the schemathesis step.
+
+/// An OpenAPI 3.1 document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Document {
+    openapi: String,
+    #[schema(value_type = Object)]
+    info: Value,
+    #[schema(value_type = Object)]
+    paths: Value,
+}
+
+/// An invitation (its token is never shown again after it is created).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Invitation {
+    id: Uuid,
+    org_id: Uuid,
+    email: String,
+    role: crate::context::OrgRole,
+    expires_at: DateTime<Utc>,
+    accepted_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+/// A new invitation with its token, shown this once.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NewInvitationReply {
+    id: Uuid,
+    org_id: Uuid,
+    email: String,
+    role: crate::context::OrgRole,
+    expires_at: DateTime<Utc>,
+    accepted_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    /// Pass it to `POST /api/invitations/accept`.
+    token: String,
+}
+
+/// One audit log entry.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AuditEntry {
+    id: i64,
+    org_id: Uuid,
+    workspace_id: Option<Uuid>,
+    actor_id: Option<Uuid>,
+    table_name: String,
+    row_id: Option<Uuid>,
+    action: String,
+    changed_fields: Vec<String>,
+    at: DateTime<Utc>,
+}
+
+/// A page of the audit log.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AuditPage {
+    entries: Vec<AuditEntry>,
+    /// `before` for the next page; `null` on the last.
+    next_before: Option<i64>,
+}
+
+/// A page of contacts.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ContactPage {
+    contacts: Vec<contacts::Contact>,
+    /// `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+/// What an import did.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ImportReport {
+    created: i64,
+    duplicates: i64,
+    errors: Vec<contacts::RowError>,
+}
+
+/// Hot leads with explained scores.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HotLeads {
+    workspace_id: Uuid,
+    generated_at: DateTime<Utc>,
+    hot_leads: Vec<intelligence::Lead>,
+}
+
+/// Fresh scores.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Scores {
+    workspace_id: Uuid,
+    generated_at: DateTime<Utc>,
+    scores: Vec<intelligence::Lead>,
+}
+
+/// An event, or one occurrence of a recurring event in a listing.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EventReply {
+    id: Uuid,
+    workspace_id: Uuid,
+    title: String,
+    description: Option<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    all_day: bool,
+    timezone: String,
+    location: Option<String>,
+    attendees: Vec<crate::calendar::Attendee>,
+    contact_ids: Vec<Uuid>,
+    rrule: Option<String>,
+    /// In a listing, the start of this occurrence of a recurring event; otherwise `null`.
+    occurrence_start: Option<DateTime<Utc>>,
+}
+
+/// Every error status `spec` can answer, with the `error.code`s it answers them with.
+pub fn errors(spec: &RouteSpec) -> BTreeMap<u16, Vec<&'static str>> {
+    let mut errors = BTreeMap::new();
+    if spec.scope == Scope::Public {
+        return errors;
+    }
+    errors.insert(401, vec!["missing_token", "invalid_token", "token_expired"]);
+    if matches!(spec.scope, Scope::Org | Scope::Workspace | Scope::Item) {
+        errors.insert(403, vec!["no_organization", "workspace_forbidden", "insufficient_role"]);
+    }
+    // Not visible to the caller (never "someone else's"); a user's own profile or invitation may be missing too.
+    errors.insert(404, vec!["not_found"]);
+    match spec.body {
+        Body::Json(_) => {
+            errors.insert(400, vec!["invalid_request"]);
+            errors.insert(413, vec!["payload_too_large"]);
+            errors.insert(415, vec!["unsupported_media_type"]);
+        }
+        Body::Csv => {
+            errors.insert(413, vec!["payload_too_large"]);
+            errors.insert(415, vec!["unsupported_media_type"]);
+        }
+        Body::None => {}
+    }
+    if spec.method != "GET" {
+        errors.insert(409, vec!["conflict"]);
+    }
+    if spec.path.contains('{') || spec.query.is_some() || !matches!(spec.body, Body::None) {
+        errors.insert(422, vec!["validation_failed"]);
+    }
+    errors.insert(503, vec!["unavailable", "timeout"]);
+    errors
+}
+
+fn error_response(status: u16, codes: &[&str]) -> Value {
+    let mut response = json!({
+        "description": format!("Error: {}", codes.join(", ")),
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["error"],
+            "additionalProperties": false,
+            "properties": {"error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "additionalProperties": false,
+                "properties": {
+                    "code": {"type": "string", "enum": codes},
+                    "message": {"type": "string"},
+                    "field": {"type": "string", "description": "The offending field, on 422"}
+                }
+            }}
+        }}},
+    });
+    match status {
+        401 => {
+            response["headers"] = json!({"WWW-Authenticate": {
+                "required": true, "description": "RFC 6750 challenge", "schema": {"type": "string"}
+            }})
+        }
+        503 => {
+            response["headers"] = json!({"Retry-After": {
+                "required": true, "description": "Seconds to wait", "schema": {"type": "string"}
+            }})
+        }
         _ => {}
     }
-    params
+    response
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    format!(
+        "{}_{}",
+        method.to_ascii_lowercase(),
+        path.trim_start_matches("/api/")
+            .replace(['/', '.', '-'], "_")
+            .replace(['{', '}'], "")
+    )
+}
+
+/// Links from a created item to what it lets a client do next: `(name, operation, parameters, request body)`.
+type Link = (&'static str, (&'static str, &'static str), Value, Option<Value>);
+
+fn links(method: &str, path: &str) -> Vec<Link> {
+    let org = || json!({"org_id": "$response.body#/id"});
+    let id = || json!({"id": "$response.body#/id"});
+    let ws = || json!({"workspace_id": "$response.body#/id"});
+    match (method, path) {
+        ("POST", "/api/organizations") => vec![
+            (
+                "RenameOrganization",
+                ("PATCH", "/api/organizations/{org_id}"),
+                org(),
+                None,
+            ),
+            ("Members", ("GET", "/api/organizations/{org_id}/members"), org(), None),
+            (
+                "Invitations",
+                ("GET", "/api/organizations/{org_id}/invitations"),
+                org(),
+                None,
+            ),
+            (
+                "Invite",
+                ("POST", "/api/organizations/{org_id}/invitations"),
+                org(),
+                None,
+            ),
+            ("Workspaces", ("GET", "/api/workspaces"), org(), None),
+            ("Audit", ("GET", "/api/audit"), org(), None),
+            (
+                "CreateWorkspace",
+                ("POST", "/api/workspaces"),
+                json!({}),
+                Some(json!({"org_id": "$response.body#/id", "name": "Linked"})),
+            ),
+            (
+                "DeleteOrganization",
+                ("DELETE", "/api/organizations/{org_id}"),
+                org(),
+                None,
+            ),
+        ],
+        ("POST", "/api/workspaces") => vec![
+            ("RenameWorkspace", ("PATCH", "/api/workspaces/{id}"), id(), None),
+            ("Contacts", ("GET", "/api/contacts"), ws(), None),
+            ("ExportContacts", ("GET", "/api/contacts/export.csv"), ws(), None),
+            ("HotLeads", ("GET", "/api/agents/contact-intelligence"), ws(), None),
+            ("Events", ("GET", "/api/calendar/events"), ws(), None),
+            ("EventsCalendar", ("GET", "/api/calendar/events.ics"), ws(), None),
+            (
+                "CreateContact",
+                ("POST", "/api/contacts"),
+                json!({}),
+                Some(json!({"workspace_id": "$response.body#/id", "first_name": "Linked"})),
+            ),
+            (
+                "CreateEvent",
+                ("POST", "/api/calendar/events"),
+                json!({}),
+                Some(json!({
+                    "workspace_id": "$response.body#/id",
+                    "title": "Linked",
+                    "starts_at": "2026-01-05T09:00:00Z"
+                })),
+            ),
+            (
+                "Rescore",
+                ("POST", "/api/agents/contact-intelligence"),
+                json!({}),
+                Some(json!({"workspace_id": "$response.body#/id"})),
+            ),
+            ("DeleteWorkspace", ("DELETE", "/api/workspaces/{id}"), id(), None),
+        ],
+        ("POST", "/api/contacts") => vec![
+            ("Contact", ("GET", "/api/contacts/{id}"), id(), None),
+            ("UpdateContact", ("PATCH", "/api/contacts/{id}"), id(), None),
+            ("Interactions", ("GET", "/api/contacts/{id}/interactions"), id(), None),
+            (
+                "RecordInteraction",
+                ("POST", "/api/contacts/{id}/interactions"),
+                id(),
+                Some(json!({"kind": "call"})),
+            ),
+            ("DeleteContact", ("DELETE", "/api/contacts/{id}"), id(), None),
+        ],
+        ("POST", "/api/calendar/events") => vec![
+            ("UpdateEvent", ("PATCH", "/api/calendar/events/{id}"), id(), None),
+            ("DeleteEvent", ("DELETE", "/api/calendar/events/{id}"), id(), None),
+        ],
+        _ => vec![],
+    }
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// Registers a type's schemas and answers a reference to it.
+fn register(schemas: &mut Map<String, Value>, of: SchemaFn) -> Value {
+    let (name, schema, refs) = of();
+    for (ref_name, ref_schema) in refs {
+        schemas.insert(ref_name, json!(ref_schema));
+    }
+    schemas.insert(name.clone(), json!(schema));
+    schema_ref(&name)
+}
+
+fn path_parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}))
+        .collect()
 }
 
 fn tag(path: &str) -> &str {
     path.trim_start_matches("/api/").split('/').next().unwrap_or("api")
 }
 
+fn operation(spec: &RouteSpec, schemas: &mut Map<String, Value>) -> Value {
+    let mut parameters = path_parameters(spec.path);
+    if let Some(query) = spec.query {
+        parameters.extend(query().into_iter().map(|p| json!(p)));
+    }
+    let mut responses = Map::new();
+    let (status, mut success) = match spec.reply {
+        Reply::NoContent => (204, json!({"description": "Done"})),
+        Reply::Json(status, of) => (
+            status,
+            json!({"description": "Success", "content": json_content(register(schemas, of))}),
+        ),
+        Reply::JsonList(of) => (
+            200,
+            json!({"description": "Success", "content": json_content(json!({"type": "array", "items": register(schemas, of)}))}),
+        ),
+        Reply::Text(media) => (
+            200,
+            json!({"description": "Success", "content": {media: {"schema": {"type": "string"}}}}),
+        ),
+    };
+    if (spec.method, spec.path) == ("GET", "/api/calendar/events") {
+        success["headers"] = json!({crate::calendar::TRUNCATED_HEADER: {
+            "description": "`true` when the listing was cut off (too many occurrences, or expansion took too long)",
+            "required": false,
+            "schema": {"type": "string", "enum": ["true"]}
+        }});
+    }
+    let mut links_out = Map::new();
+    for (name, (method, path), parameters, body) in links(spec.method, spec.path) {
+        let mut link = json!({"operationId": operation_id(method, path), "parameters": parameters});
+        if let Some(body) = body {
+            link["requestBody"] = body;
+        }
+        links_out.insert(name.into(), link);
+    }
+    if !links_out.is_empty() {
+        success["links"] = Value::Object(links_out);
+    }
+    responses.insert(status.to_string(), success);
+    for (status, codes) in errors(spec) {
+        responses.insert(status.to_string(), error_response(status, &codes));
+    }
+    let mut operation = json!({
+        "summary": spec.summary,
+        "operationId": operation_id(spec.method, spec.path),
+        "tags": [tag(spec.path)],
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if spec.scope == Scope::Public {
+        operation["security"] = json!([]);
+    }
+    if let Some(role) = spec.min_role {
+        operation["x-kith-min-role"] = json!(role.as_str());
+    }
+    match spec.body {
+        Body::Json(of) => {
+            operation["requestBody"] = json!({"required": true, "content": json_content(register(schemas, of))});
+        }
+        Body::Csv => {
+            operation["requestBody"] = json!({"required": true, "content": {"text/csv": {"schema": {
+                "type": "string",
+                "description": "A header row naming columns of first_name, last_name, email, phone, company, job_title, tags, status; then one contact per row"
+            }}}});
+        }
+        Body::None => {}
+    }
+    operation
+}
+
 /// The document.
 pub fn build() -> Value {
     let mut paths = Map::new();
+    let mut schemas = Map::new();
     for spec in route_specs() {
-        let method = spec.method.to_ascii_lowercase();
-        let success = match (spec.method, spec.path) {
-            ("POST", p)
-                if !p.contains("contact-intelligence") && !p.ends_with("/accept") && !p.ends_with("/import") =>
-            {
-                "201"
-            }
-            ("DELETE", _) => "204",
-            _ => "200",
-        };
-        let mut responses = Map::new();
-        responses.insert(success.into(), json!({"description": "Success"}));
-        if spec.scope != Scope::Public {
-            responses.insert("401".into(), json!({"$ref": "#/components/responses/Error"}));
-        }
-        if matches!(spec.scope, Scope::Org | Scope::Workspace | Scope::Item) {
-            responses.insert("403".into(), json!({"$ref": "#/components/responses/Error"}));
-            responses.insert("404".into(), json!({"$ref": "#/components/responses/Error"}));
-        }
-        responses.insert("422".into(), json!({"$ref": "#/components/responses/Error"}));
-        let mut operation = json!({
-            "summary": spec.summary,
-            "operationId": format!("{method}_{}", spec.path.trim_start_matches("/api/").replace(['/', '.', '-'], "_").replace(['{', '}'], "")),
-            "tags": [tag(spec.path)],
-            "parameters": parameters(spec.path, spec.scope, spec.method),
-            "responses": responses,
-        });
-        if spec.scope == Scope::Public {
-            operation["security"] = json!([]);
-        }
-        if let Some(role) = spec.min_role {
-            operation["x-kith-min-role"] = json!(role.as_str());
-        }
-        if matches!(spec.method, "POST" | "PATCH") {
-            let media = if spec.path.ends_with("/import") {
-                "text/csv"
-            } else {
-                "application/json"
-            };
-            operation["requestBody"] = json!({"required": true, "content": {media: {"schema": {"type": if media == "text/csv" {"string"} else {"object"}}}}});
-        }
+        let op = operation(&spec, &mut schemas);
         let entry = paths.entry(spec.path.to_owned()).or_insert_with(|| json!({}));
-        entry[method] = operation;
+        entry[spec.method.to_ascii_lowercase()] = op;
     }
     json!({
         "openapi": "3.1.0",
@@ -84,22 +466,7 @@ pub fn build() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "properties": {
-                            "code": {"type": "string"},
-                            "message": {"type": "string"},
-                            "field": {"type": "string"}
-                        }
-                    }}
-                }
-            },
-            "responses": {"Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "schemas": schemas,
         },
     })
 }

@@ -35,7 +35,7 @@ const MAX_ATTENDEES: usize = 100;
 const MAX_LINKED_CONTACTS: usize = 100;
 
 /// An attendee's answer (RFC 5545 PARTSTAT).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AttendeeStatus {
     /// No answer yet.
@@ -62,10 +62,11 @@ impl AttendeeStatus {
 }
 
 /// An attendee.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attendee {
     /// Email address.
+    #[schema(format = Email, max_length = 255)]
     pub email: String,
     /// Display name.
     #[serde(default)]
@@ -211,11 +212,15 @@ fn expand_listing(events: &[Event], from: DateTime<Utc>, to: DateTime<Utc>) -> (
 }
 
 /// `GET /api/calendar/events` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WindowQuery {
+    #[param(value_type = Uuid, required = true)]
     workspace_id: Option<String>,
+    /// Window start: an RFC 3339 time or a `YYYY-MM-DD` date (default now).
     from: Option<String>,
+    /// Window end, after `from`, at most 366 days later (default `from` + 7 days).
     to: Option<String>,
 }
 
@@ -277,7 +282,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Opti
 }
 
 /// `POST /api/calendar/events` body and `PATCH` body (absent fields stay; `null` clears optional ones).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     workspace_id: Option<Uuid>,
