@@ -63,7 +63,12 @@ PY
     rm -rf "$scratch"
     return 1
   fi
-  "$SCHEMATHESIS_VENV/bin/schemathesis" run "$url/api/openapi.json" --checks all \
+  # Every check but ensure_resource_availability, a stateful heuristic that reads any 404 right after a create as
+  # "created resource not found": Kith answers 404 by design when a request names a workspace_id other than the
+  # item's (an item outside the named workspace is "not found", never "someone else's"), and the stateful phase
+  # generates such bodies. use_after_free and every other check run in every phase.
+  "$SCHEMATHESIS_VENV/bin/schemathesis" --config-file scripts/lib/schemathesis.toml \
+    run "$url/api/openapi.json" --checks all --exclude-checks ensure_resource_availability \
     -H "Authorization: Bearer $token" --no-color --seed 1 --max-examples 20 --workers 2 --generation-database none \
     --report junit --report-dir "$scratch/report" "$@" || status=$?
   if ! kill -0 "$pid" 2>/dev/null; then

@@ -145,7 +145,7 @@ pub struct HotLeadsQuery {
     #[param(value_type = Option<i64>, minimum = 0, maximum = 100)]
     min_score: Option<String>,
     /// Comma-separated tiers to list, of `hot`, `warm` and `cold` (default `hot,warm`).
-    #[param(pattern = "^(hot|warm|cold)(,(hot|warm|cold))*$", example = "hot,warm")]
+    #[param(pattern = r"^\s*(hot|warm|cold)\s*(,\s*(hot|warm|cold)\s*)*$", example = "hot,warm")]
     tier: Option<String>,
 }
 

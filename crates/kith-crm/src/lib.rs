@@ -79,8 +79,13 @@ const fn spec(
 
 impl RouteSpec {
     /// Reads a JSON body of type `T`.
-    fn json<T: utoipa::ToSchema>(mut self) -> Self {
-        self.body = openapi::Body::Json(openapi::schema_of::<T>);
+    fn json<T: utoipa::ToSchema>(self) -> Self {
+        self.json_requiring::<T>(&[])
+    }
+
+    /// Reads a JSON body of type `T` in which this route requires `fields`.
+    fn json_requiring<T: utoipa::ToSchema>(mut self, fields: &'static [&'static str]) -> Self {
+        self.body = openapi::Body::Json(openapi::schema_of::<T>, fields);
         self
     }
 
@@ -432,7 +437,7 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Some(Member),
                 "Create an event",
             )
-            .json::<calendar::EventInput>()
+            .json_requiring::<calendar::EventInput>(&["workspace_id", "title", "starts_at"])
             .returns::<openapi::EventReply>(201),
             post(calendar::create),
         ),

@@ -24,8 +24,9 @@ pub type ParamsFn = fn() -> Vec<Parameter>;
 pub enum Body {
     /// None.
     None,
-    /// JSON of a type (`ApiJson<T>`).
-    Json(SchemaFn),
+    /// JSON of a type (`ApiJson<T>`), with fields this route requires although the type has them optional
+    /// (a type shared by create and update).
+    Json(SchemaFn, &'static [&'static str]),
     /// A CSV file.
     Csv,
 }
@@ -189,7 +190,7 @@ pub fn errors(spec: &RouteSpec) -> BTreeMap<u16, Vec<&'static str>> {
     // Not visible to the caller (never "someone else's"); a user's own profile or invitation may be missing too.
     errors.insert(404, vec!["not_found"]);
     match spec.body {
-        Body::Json(_) => {
+        Body::Json(..) => {
             errors.insert(400, vec!["invalid_request"]);
             errors.insert(413, vec!["payload_too_large"]);
             errors.insert(415, vec!["unsupported_media_type"]);
@@ -262,6 +263,7 @@ fn links(method: &str, path: &str) -> Vec<Link> {
     let org = || json!({"org_id": "$response.body#/id"});
     let id = || json!({"id": "$response.body#/id"});
     let ws = || json!({"workspace_id": "$response.body#/id"});
+    let item = || json!({"id": "$response.body#/id", "workspace_id": "$response.body#/workspace_id"});
     match (method, path) {
         ("POST", "/api/organizations") => vec![
             (
@@ -330,20 +332,44 @@ fn links(method: &str, path: &str) -> Vec<Link> {
             ("DeleteWorkspace", ("DELETE", "/api/workspaces/{id}"), id(), None),
         ],
         ("POST", "/api/contacts") => vec![
-            ("Contact", ("GET", "/api/contacts/{id}"), id(), None),
-            ("UpdateContact", ("PATCH", "/api/contacts/{id}"), id(), None),
-            ("Interactions", ("GET", "/api/contacts/{id}/interactions"), id(), None),
+            ("Contact", ("GET", "/api/contacts/{id}"), item(), None),
+            (
+                "UpdateContact",
+                ("PATCH", "/api/contacts/{id}"),
+                id(),
+                Some(json!({"workspace_id": "$response.body#/workspace_id", "company": "Linked"})),
+            ),
+            ("Interactions", ("GET", "/api/contacts/{id}/interactions"), item(), None),
             (
                 "RecordInteraction",
                 ("POST", "/api/contacts/{id}/interactions"),
                 id(),
-                Some(json!({"kind": "call"})),
+                Some(json!({"workspace_id": "$response.body#/workspace_id", "kind": "call"})),
             ),
-            ("DeleteContact", ("DELETE", "/api/contacts/{id}"), id(), None),
+            ("DeleteContact", ("DELETE", "/api/contacts/{id}"), item(), None),
+        ],
+        ("POST", "/api/organizations/{org_id}/invitations") => vec![
+            (
+                "RevokeInvitation",
+                ("DELETE", "/api/organizations/{org_id}/invitations/{id}"),
+                json!({"org_id": "$request.path.org_id", "id": "$response.body#/id"}),
+                None,
+            ),
+            (
+                "AcceptInvitation",
+                ("POST", "/api/invitations/accept"),
+                json!({}),
+                Some(json!({"token": "$response.body#/token"})),
+            ),
         ],
         ("POST", "/api/calendar/events") => vec![
-            ("UpdateEvent", ("PATCH", "/api/calendar/events/{id}"), id(), None),
-            ("DeleteEvent", ("DELETE", "/api/calendar/events/{id}"), id(), None),
+            (
+                "UpdateEvent",
+                ("PATCH", "/api/calendar/events/{id}"),
+                id(),
+                Some(json!({"workspace_id": "$response.body#/workspace_id", "location": "Linked"})),
+            ),
+            ("DeleteEvent", ("DELETE", "/api/calendar/events/{id}"), item(), None),
         ],
         _ => vec![],
     }
@@ -435,8 +461,16 @@ fn operation(spec: &RouteSpec, schemas: &mut Map<String, Value>) -> Value {
         operation["x-kith-min-role"] = json!(role.as_str());
     }
     match spec.body {
-        Body::Json(of) => {
-            operation["requestBody"] = json!({"required": true, "content": json_content(register(schemas, of))});
+        Body::Json(of, required) => {
+            let mut schema = register(schemas, of);
+            if !required.is_empty() {
+                let present: Map<String, Value> = required
+                    .iter()
+                    .map(|field| ((*field).to_owned(), json!({"not": {"type": "null"}})))
+                    .collect();
+                schema = json!({"allOf": [schema, {"required": required, "properties": present}]});
+            }
+            operation["requestBody"] = json!({"required": true, "content": json_content(schema)});
         }
         Body::Csv => {
             operation["requestBody"] = json!({"required": true, "content": {"text/csv": {"schema": {
@@ -487,5 +521,119 @@ mod tests {
             let op = &doc["paths"][spec.path][spec.method.to_ascii_lowercase()];
             assert!(op.is_object(), "{} {} missing", spec.method, spec.path);
         }
+    }
+
+    /// Every route documents its request (body and query, from the handler's types), its success answer with a
+    /// schema, and each error status it can answer with the codes it answers them with.
+    #[test]
+    fn every_route_has_schemas_and_error_statuses() {
+        let doc = build();
+        let schemas = &doc["components"]["schemas"];
+        let resolve = |schema: &Value| -> Value {
+            match schema["$ref"].as_str() {
+                Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+                None => schema.clone(),
+            }
+        };
+        for spec in route_specs() {
+            let label = format!("{} {}", spec.method, spec.path);
+            let op = &doc["paths"][spec.path][spec.method.to_ascii_lowercase()];
+            let Some(responses) = op["responses"].as_object() else {
+                panic!("{label}: no responses")
+            };
+            // The success answer: a schema for every body, none for 204.
+            let Some((status, success)) = responses.iter().find(|(s, _)| s.starts_with('2')) else {
+                panic!("{label}: no 2xx")
+            };
+            match spec.reply {
+                Reply::NoContent => assert_eq!(status, "204", "{label}"),
+                _ => {
+                    let Some(content) = success["content"].as_object() else {
+                        panic!("{label}: no content")
+                    };
+                    for (media, body) in content {
+                        assert!(body["schema"].is_object(), "{label} {media}: no schema");
+                    }
+                }
+            }
+            // Request bodies: JSON ones are objects that refuse unknown fields, as `deny_unknown_fields` does.
+            match spec.body {
+                Body::Json(..) => {
+                    let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+                    let schema = schema["allOf"].get(0).map_or_else(|| resolve(schema), &resolve);
+                    assert_eq!(schema["type"], "object", "{label}");
+                    assert_eq!(schema["additionalProperties"], false, "{label}");
+                    assert!(schema["properties"].is_object(), "{label}");
+                }
+                Body::Csv => assert!(
+                    op["requestBody"]["content"]["text/csv"]["schema"].is_object(),
+                    "{label}"
+                ),
+                Body::None => assert!(op["requestBody"].is_null(), "{label}"),
+            }
+            // Query parameters come from the type the handler parses them into.
+            if let Some(query) = spec.query {
+                for param in query() {
+                    let name = json!(param)["name"].clone();
+                    let listed = op["parameters"]
+                        .as_array()
+                        .is_some_and(|ps| ps.iter().any(|p| p["name"] == name && p["in"] == "query"));
+                    assert!(listed, "{label}: query parameter {name} missing");
+                }
+            }
+            // Each error status, with its codes in the error body's schema.
+            let expected = errors(&spec);
+            if spec.scope != Scope::Public {
+                for status in [401, 404, 503] {
+                    assert!(expected.contains_key(&status), "{label}: {status}");
+                }
+            }
+            if matches!(spec.body, Body::Json(..)) {
+                for status in [400, 413, 415, 422] {
+                    assert!(expected.contains_key(&status), "{label}: {status}");
+                }
+            }
+            for (status, codes) in expected {
+                let schema = &responses[&status.to_string()]["content"]["application/json"]["schema"];
+                let documented = &schema["properties"]["error"]["properties"]["code"]["enum"];
+                assert_eq!(documented, &json!(codes), "{label} {status}");
+            }
+        }
+        // This week's additions are described.
+        let params = &doc["paths"]["/api/agents/contact-intelligence"]["get"]["parameters"];
+        assert!(
+            params
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "tier"))
+        );
+        let listing = &doc["paths"]["/api/calendar/events"]["get"]["responses"]["200"];
+        assert!(listing["headers"]["x-kith-truncated"].is_object());
+    }
+
+    /// `deny_unknown_fields` and serde's defaults reach the schemas: required lists, `additionalProperties: false`,
+    /// and PATCH fields that tell an absent field from `null` stay optional and nullable.
+    #[test]
+    fn serde_attributes_reach_the_schemas() {
+        let doc = build();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["NewWorkspace"]["required"], json!(["org_id", "name"]));
+        assert_eq!(schemas["NewWorkspace"]["additionalProperties"], false);
+        assert_eq!(schemas["NewContact"]["required"], json!(["workspace_id"]));
+        assert!(
+            schemas["ContactPatch"]["required"].is_null(),
+            "{}",
+            schemas["ContactPatch"]
+        );
+        let first_name = &schemas["ContactPatch"]["properties"]["first_name"];
+        assert!(first_name.to_string().contains("null"), "{first_name}");
+        let event =
+            &doc["paths"]["/api/calendar/events"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(
+            event["allOf"][1]["required"],
+            json!(["workspace_id", "title", "starts_at"])
+        );
+        let export = &doc["paths"]["/api/contacts/export.csv"]["get"]["parameters"][0];
+        assert_eq!(export["name"], "workspace_id");
+        assert_eq!(export["required"], true, "{export}");
     }
 }

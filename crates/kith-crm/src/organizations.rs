@@ -61,10 +61,10 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*\s*$")]
     name: Option<String>,
     /// Lower-case letters, digits and dashes; derived from the name when absent.
-    #[schema(max_length = 64, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
+    #[schema(max_length = 64, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$")]
     slug: Option<String>,
 }
 
@@ -113,7 +113,7 @@ pub async fn create(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationPatch {
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*\s*$")]
     name: Option<String>,
 }
 
@@ -463,6 +463,8 @@ pub async fn revoke_invitation(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Acceptance {
+    /// The token from the invitation.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     token: String,
 }
 
