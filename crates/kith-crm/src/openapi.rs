@@ -13,8 +13,11 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::Schema;
 use uuid::Uuid;
 
+/// A named schema.
+pub type Named = (String, RefOr<Schema>);
+
 /// A type's schema: its name, its own schema and the named schemas it refers to.
-pub type SchemaFn = fn() -> (String, RefOr<Schema>, Vec<(String, RefOr<Schema>)>);
+pub type SchemaFn = fn() -> (String, RefOr<Schema>, Vec<Named>);
 
 /// A query type's parameters.
 pub type ParamsFn = fn() -> Vec<Parameter>;
@@ -45,7 +48,7 @@ pub enum Reply {
 }
 
 /// [`SchemaFn`] of `T`.
-pub fn schema_of<T: utoipa::ToSchema>() -> (String, RefOr<Schema>, Vec<(String, RefOr<Schema>)>) {
+pub fn schema_of<T: utoipa::ToSchema>() -> (String, RefOr<Schema>, Vec<Named>) {
     let mut refs = Vec::new();
     T::schemas(&mut refs);
     (T::name().into_owned(), T::schema(), refs)
@@ -234,12 +237,12 @@ fn error_response(status: u16, codes: &[&str]) -> Value {
         401 => {
             response["headers"] = json!({"WWW-Authenticate": {
                 "required": true, "description": "RFC 6750 challenge", "schema": {"type": "string"}
-            }})
+            }});
         }
         503 => {
             response["headers"] = json!({"Retry-After": {
                 "required": true, "description": "Seconds to wait", "schema": {"type": "string"}
-            }})
+            }});
         }
         _ => {}
     }
@@ -375,7 +378,7 @@ fn links(method: &str, path: &str) -> Vec<Link> {
     }
 }
 
-fn json_content(schema: Value) -> Value {
+fn json_content(schema: &Value) -> Value {
     json!({"application/json": {"schema": schema}})
 }
 
@@ -414,11 +417,11 @@ fn operation(spec: &RouteSpec, schemas: &mut Map<String, Value>) -> Value {
         Reply::NoContent => (204, json!({"description": "Done"})),
         Reply::Json(status, of) => (
             status,
-            json!({"description": "Success", "content": json_content(register(schemas, of))}),
+            json!({"description": "Success", "content": json_content(&register(schemas, of))}),
         ),
         Reply::JsonList(of) => (
             200,
-            json!({"description": "Success", "content": json_content(json!({"type": "array", "items": register(schemas, of)}))}),
+            json!({"description": "Success", "content": json_content(&json!({"type": "array", "items": register(schemas, of)}))}),
         ),
         Reply::Text(media) => (
             200,
@@ -470,7 +473,7 @@ fn operation(spec: &RouteSpec, schemas: &mut Map<String, Value>) -> Value {
                     .collect();
                 schema = json!({"allOf": [schema, {"required": required, "properties": present}]});
             }
-            operation["requestBody"] = json!({"required": true, "content": json_content(schema)});
+            operation["requestBody"] = json!({"required": true, "content": json_content(&schema)});
         }
         Body::Csv => {
             operation["requestBody"] = json!({"required": true, "content": {"text/csv": {"schema": {
