@@ -67,10 +67,14 @@ PY
   # "created resource not found": Kith answers 404 by design when a request names a workspace_id other than the
   # item's (an item outside the named workspace is "not found", never "someone else's"), and the stateful phase
   # generates such bodies. use_after_free and every other check run in every phase.
-  "$SCHEMATHESIS_VENV/bin/schemathesis" --config-file scripts/lib/schemathesis.toml \
+  # Run from the scratch folder: schemathesis keeps a crash cache (.schemathesis/) in its working directory.
+  local st config
+  st="$(cd "$SCHEMATHESIS_VENV" && pwd)/bin/schemathesis"
+  config="$(pwd)/scripts/lib/schemathesis.toml"
+  (cd "$scratch" && "$st" --config-file "$config" \
     run "$url/api/openapi.json" --checks all --exclude-checks ensure_resource_availability \
     -H "Authorization: Bearer $token" --no-color --seed 1 --max-examples 20 --workers 2 --generation-database none \
-    --report junit --report-dir "$scratch/report" "$@" || status=$?
+    --report junit --report-dir "$scratch/report" "$@") || status=$?
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "kith exited during the run" >&2
     status=1

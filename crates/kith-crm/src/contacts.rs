@@ -112,12 +112,21 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Opti
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     workspace_id: Uuid,
+    #[schema(max_length = 200)]
     first_name: Option<String>,
+    #[schema(max_length = 200)]
     last_name: Option<String>,
+    /// An email address (lower-cased).
+    #[schema(max_length = 255)]
     email: Option<String>,
+    #[schema(max_length = 50)]
     phone: Option<String>,
+    #[schema(max_length = 200)]
     company: Option<String>,
+    #[schema(max_length = 200)]
     job_title: Option<String>,
+    /// At most 50 tags of at most 50 characters; stored lower-cased, duplicates dropped.
+    #[schema(max_items = 50)]
     tags: Option<Vec<String>>,
     status: Option<Status>,
 }
@@ -375,18 +384,27 @@ pub async fn read(
 #[serde(deny_unknown_fields)]
 pub struct ContactPatch {
     workspace_id: Option<Uuid>,
+    #[schema(max_length = 200)]
     #[serde(default, deserialize_with = "present")]
     first_name: Option<Option<String>>,
+    #[schema(max_length = 200)]
     #[serde(default, deserialize_with = "present")]
     last_name: Option<Option<String>>,
+    /// An email address (lower-cased).
+    #[schema(max_length = 255)]
     #[serde(default, deserialize_with = "present")]
     email: Option<Option<String>>,
+    #[schema(max_length = 50)]
     #[serde(default, deserialize_with = "present")]
     phone: Option<Option<String>>,
+    #[schema(max_length = 200)]
     #[serde(default, deserialize_with = "present")]
     company: Option<Option<String>>,
+    #[schema(max_length = 200)]
     #[serde(default, deserialize_with = "present")]
     job_title: Option<Option<String>>,
+    /// At most 50 tags of at most 50 characters; stored lower-cased, duplicates dropped.
+    #[schema(max_items = 50)]
     tags: Option<Vec<String>>,
     status: Option<Status>,
 }
@@ -511,7 +529,10 @@ pub async fn list_interactions(
 pub struct NewInteraction {
     workspace_id: Option<Uuid>,
     kind: InteractionKind,
+    /// When it happened (RFC 3339, not in the future; default now).
+    #[schema(format = DateTime)]
     occurred_at: Option<String>,
+    #[schema(max_length = 2000)]
     summary: Option<String>,
 }
 

@@ -286,18 +286,32 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Opti
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     workspace_id: Option<Uuid>,
+    #[schema(max_length = 300)]
     title: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 5000)]
     description: Option<Option<String>>,
+    /// RFC 3339 (a `YYYY-MM-DD` date for all-day events), between 1900 and 2200.
+    #[schema(format = DateTime)]
     starts_at: Option<String>,
+    /// After `starts_at` (default: an hour, or a day when all-day, later).
+    #[schema(format = DateTime)]
     ends_at: Option<String>,
     all_day: Option<bool>,
+    /// An IANA time zone name (default UTC).
+    #[schema(examples("Europe/Berlin"))]
     timezone: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 500)]
     location: Option<Option<String>>,
+    #[schema(max_items = 100)]
     attendees: Option<Vec<Attendee>>,
+    /// Contacts of the same workspace.
+    #[schema(max_items = 100)]
     contact_ids: Option<Vec<Uuid>>,
     #[serde(default, deserialize_with = "present")]
+    /// An RFC 5545 RRULE, hourly or coarser, such as `FREQ=WEEKLY;BYDAY=MO`.
+    #[schema(max_length = 500)]
     rrule: Option<Option<String>>,
 }
 
