@@ -378,6 +378,50 @@ fn links(method: &str, path: &str) -> Vec<Link> {
     }
 }
 
+/// Whitespace as Rust's `str::trim` sees it (Unicode White_Space), which is not quite regex `\s`.
+const WHITESPACE: &str = r"[\t\n\x0b\x0c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+/// A character that is neither whitespace nor a control character.
+const VISIBLE: &str = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+/// Text fields whose values may span lines (tabs and line breaks allowed inside).
+const MULTILINE_FIELDS: [&str; 2] = ["summary", "description"];
+
+/// The pattern of a text field `input::text` checks: trimmed first, then at most `max` characters and no control
+/// characters (but tabs and line breaks in multi-line fields); empty after trimming means absent, so a `required`
+/// one needs a visible character. JSON Schema's `maxLength` counts the untrimmed value, so the limit moves here.
+fn trimmed_text_pattern(max: u64, required: bool, multiline: bool) -> String {
+    let inner = if multiline {
+        r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+    } else {
+        r"[^\x00-\x1f\x7f-\x9f]"
+    };
+    let rest = max.saturating_sub(1);
+    let core = format!("{VISIBLE}{inner}{{0,{rest}}}");
+    if required {
+        format!("^{WHITESPACE}*{core}{WHITESPACE}*$")
+    } else {
+        format!("^{WHITESPACE}*(?:{core})?{WHITESPACE}*$")
+    }
+}
+
+/// Rewrites each text property with a `maxLength` (and no pattern of its own) as the trimmed-text rule the
+/// handlers apply to it (see [`trimmed_text_pattern`]).
+fn trimmed_text(name: &str, schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if object.contains_key("pattern") {
+        return;
+    }
+    let Some(max) = object.get("maxLength").and_then(Value::as_u64) else {
+        return;
+    };
+    let required = object.get("minLength").and_then(Value::as_u64).unwrap_or(0) > 0;
+    object.remove("maxLength");
+    object.remove("minLength");
+    let pattern = trimmed_text_pattern(max, required, MULTILINE_FIELDS.contains(&name));
+    object.insert("pattern".into(), json!(pattern));
+}
+
 fn json_content(schema: &Value) -> Value {
     json!({"application/json": {"schema": schema}})
 }
@@ -386,13 +430,24 @@ fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
+/// A schema with [`trimmed_text`] applied to its properties.
+fn text_rules(mut schema: Value) -> Value {
+    // `get_mut`, not indexing: `IndexMut` would add `"properties": null` to schemas that have none.
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, property) in properties {
+            trimmed_text(name, property);
+        }
+    }
+    schema
+}
+
 /// Registers a type's schemas and answers a reference to it.
 fn register(schemas: &mut Map<String, Value>, of: SchemaFn) -> Value {
     let (name, schema, refs) = of();
     for (ref_name, ref_schema) in refs {
-        schemas.insert(ref_name, json!(ref_schema));
+        schemas.insert(ref_name, text_rules(json!(ref_schema)));
     }
-    schemas.insert(name.clone(), json!(schema));
+    schemas.insert(name.clone(), text_rules(json!(schema)));
     schema_ref(&name)
 }
 
@@ -410,7 +465,14 @@ fn tag(path: &str) -> &str {
 fn operation(spec: &RouteSpec, schemas: &mut Map<String, Value>) -> Value {
     let mut parameters = path_parameters(spec.path);
     if let Some(query) = spec.query {
-        parameters.extend(query().into_iter().map(|p| json!(p)));
+        for param in query() {
+            let mut param = json!(param);
+            let name = param["name"].as_str().unwrap_or_default().to_owned();
+            if let Some(schema) = param.get_mut("schema") {
+                trimmed_text(&name, schema);
+            }
+            parameters.push(param);
+        }
     }
     let mut responses = Map::new();
     let (status, mut success) = match spec.reply {
@@ -602,6 +664,11 @@ mod tests {
                 assert_eq!(documented, &json!(codes), "{label} {status}");
             }
         }
+        // Every schema is an object with no null members (indexing a Value mutably would add them).
+        for (name, schema) in schemas.as_object().into_iter().flatten() {
+            assert!(schema.is_object(), "{name}");
+            assert!(!schema.to_string().contains(":null"), "{name}: {schema}");
+        }
         // This week's additions are described.
         let params = &doc["paths"]["/api/agents/contact-intelligence"]["get"]["parameters"];
         assert!(
@@ -611,6 +678,49 @@ mod tests {
         );
         let listing = &doc["paths"]["/api/calendar/events"]["get"]["responses"]["200"];
         assert!(listing["headers"]["x-kith-truncated"].is_object());
+    }
+
+    /// The trimmed-text pattern accepts what `input::text` accepts and refuses what it refuses.
+    #[test]
+    fn trimmed_text_patterns_match_the_input_rules() {
+        // The pattern is ECMA-262; this subset reads the same in the `regex` crate's syntax, except `\x0b`-style
+        // escapes and `\u` escapes, which it spells `\x{..}`.
+        let to_rust = |p: String| {
+            let mut out = String::new();
+            let mut chars = p.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '\\' && chars.peek() == Some(&'u') {
+                    chars.next();
+                    let hex: String = (0..4).filter_map(|_| chars.next()).collect();
+                    out.push_str(&format!("\\x{{{hex}}}"));
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        };
+        let ok = |pattern: &str, value: &str| regex::Regex::new(pattern).is_ok_and(|re| re.is_match(value));
+        let required = to_rust(trimmed_text_pattern(5, true, false));
+        let optional = to_rust(trimmed_text_pattern(5, false, false));
+        let multiline = to_rust(trimmed_text_pattern(5, false, true));
+        for (pattern, value, expected) in [
+            (&required, "abcde", true),
+            (&required, "  abcde \t\n", true),
+            (&required, "ab de", true),
+            (&required, "abcdef", false),
+            (&required, "   ", false),
+            (&required, "", false),
+            (&required, "a\tb", false),
+            (&required, "a\u{7}", false),
+            (&required, "\u{1c}abc", false),
+            (&optional, "", true),
+            (&optional, " \u{3000} ", true),
+            (&optional, " abcdef ", false),
+            (&multiline, "a\nb\tc", true),
+            (&multiline, "a\u{b}b", false),
+        ] {
+            assert_eq!(ok(pattern, value), expected, "{pattern} {value:?}");
+        }
     }
 
     /// `deny_unknown_fields` and serde's defaults reach the schemas: required lists, `additionalProperties: false`,

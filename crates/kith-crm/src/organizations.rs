@@ -61,7 +61,7 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*\s*$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
     /// Lower-case letters, digits and dashes; derived from the name when absent.
     #[schema(max_length = 64, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$")]
@@ -113,7 +113,7 @@ pub async fn create(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationPatch {
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*\s*$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
 }
 

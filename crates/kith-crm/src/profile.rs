@@ -69,10 +69,7 @@ pub(crate) async fn get_profile(State(state): State<AppState>, user: AuthUser) -
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProfilePatch {
     #[serde(default, deserialize_with = "present")]
-    #[schema(
-        max_length = 200,
-        pattern = r"^\s*([^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*)?\s*$"
-    )]
+    #[schema(max_length = 200)]
     full_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     /// An absolute http or https URL; `null` or empty clears it.

@@ -64,7 +64,7 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct NewWorkspace {
     org_id: Uuid,
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*\s*$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
 }
 
@@ -119,7 +119,7 @@ async fn admin_of(tx: &mut CallerTx, user: &AuthUser, id: Uuid) -> ApiResult<Uui
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspacePatch {
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*\s*$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
 }
 

@@ -66,7 +66,7 @@ impl AttendeeStatus {
 #[serde(deny_unknown_fields)]
 pub struct Attendee {
     /// Email address.
-    #[schema(format = Email, max_length = 255)]
+    #[schema(format = Email, min_length = 1, max_length = 255)]
     pub email: String,
     /// Display name.
     #[serde(default)]
@@ -286,7 +286,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Opti
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     workspace_id: Option<Uuid>,
-    #[schema(max_length = 300)]
+    #[schema(min_length = 1, max_length = 300)]
     title: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(max_length = 5000)]
