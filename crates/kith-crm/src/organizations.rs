@@ -349,7 +349,8 @@ pub async fn list_invitations(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInvitation {
-    #[schema(value_type = String, required = true, format = Email, max_length = 255)]
+    /// An email address, checked as the auth service checks addresses (lower-cased).
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255)]
     email: Option<String>,
     /// Defaults to `member`.
     #[serde(default)]

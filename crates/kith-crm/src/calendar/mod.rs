@@ -66,7 +66,7 @@ impl AttendeeStatus {
 #[serde(deny_unknown_fields)]
 pub struct Attendee {
     /// Email address.
-    #[schema(format = Email, min_length = 1, max_length = 255)]
+    #[schema(min_length = 1, max_length = 255)]
     pub email: String,
     /// Display name.
     #[serde(default)]
