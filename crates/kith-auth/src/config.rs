@@ -28,6 +28,8 @@ pub struct AuthSettings {
     pub autoconfirm: bool,
     /// Whether sign-up is closed.
     pub disable_signup: bool,
+    /// Whether anonymous sign-ins (`signInAnonymously`) are allowed.
+    pub anonymous: bool,
     /// Shortest accepted password, in characters.
     pub min_password_length: usize,
     /// How long after a refresh token's rotation presenting it again still gets a fresh token.
@@ -48,6 +50,13 @@ pub struct AuthSettings {
     pub otp_expiry: Duration,
     /// How long a PKCE authorization code stays valid once issued.
     pub flow_state_expiry: Duration,
+    /// A browser session unused for this long is over.
+    pub browser_idle_timeout: Duration,
+    /// A browser session is over this long after sign-in, however active.
+    pub browser_absolute_timeout: Duration,
+    /// Key material for encrypting MFA secrets at rest (`KITH_MFA_ENCRYPTION_KEY`); without it, a key derived
+    /// from the JWT secret with HKDF.
+    pub mfa_encryption_key: Option<String>,
 }
 
 impl AuthSettings {
@@ -59,6 +68,7 @@ impl AuthSettings {
             jwt_exp: 3600,
             autoconfirm: true,
             disable_signup: false,
+            anonymous: false,
             min_password_length: 8,
             refresh_reuse_interval: Duration::from_secs(10),
             allow_plain_pkce: false,
@@ -73,6 +83,9 @@ impl AuthSettings {
             outbox_dir: data_dir.join("outbox"),
             otp_expiry: Duration::from_secs(3600),
             flow_state_expiry: Duration::from_secs(600),
+            browser_idle_timeout: Duration::from_secs(24 * 3600),
+            browser_absolute_timeout: Duration::from_secs(14 * 24 * 3600),
+            mfa_encryption_key: None,
         }
     }
 

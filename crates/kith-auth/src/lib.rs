@@ -4,10 +4,14 @@
 //!
 //! Accounts live in the `auth` schema, which only this crate writes, through the privileged handle.
 
+pub mod admin;
 pub mod api_keys;
+pub mod audit;
+pub mod browser;
 pub mod config;
 pub mod error;
 pub mod mailer;
+pub mod mfa;
 pub mod password;
 mod rate_limit;
 mod routes;

@@ -59,12 +59,17 @@ impl PkceMethod {
         }
     }
 
-    /// Whether `verifier` answers `challenge`.
-    pub fn verifies(self, challenge: &str, verifier: &str) -> bool {
-        let expected = match self {
+    /// The challenge of `verifier` under this method.
+    pub fn challenge(self, verifier: &str) -> String {
+        match self {
             PkceMethod::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
             PkceMethod::Plain => verifier.to_owned(),
-        };
+        }
+    }
+
+    /// Whether `verifier` matches `challenge`.
+    pub fn verifies(self, challenge: &str, verifier: &str) -> bool {
+        let expected = self.challenge(verifier);
         // Compare digests so the time taken does not depend on where the strings differ.
         Sha256::digest(expected.as_bytes()) == Sha256::digest(challenge.as_bytes())
     }

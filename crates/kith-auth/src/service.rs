@@ -4,6 +4,7 @@
 use crate::config::AuthSettings;
 use crate::error::{AuthError, AuthResult};
 use crate::mailer::{Mail, MailKind, Mailer};
+use crate::mfa::SecretBox;
 use crate::password;
 use crate::secrets::{self, PkceMethod};
 use crate::signing::Signer;
@@ -34,6 +35,8 @@ struct Inner {
     mailer: Mailer,
     /// Verified against when the email is unknown, so a wrong email costs what a wrong password does.
     dummy_hash: String,
+    /// Encrypts MFA secrets at rest.
+    mfa_box: SecretBox,
 }
 
 impl AuthState {
@@ -46,6 +49,11 @@ impl AuthState {
         mailer: Mailer,
     ) -> Result<Self, password::PasswordError> {
         let dummy_hash = password::hash(secrets::random_token()).await?;
+        let mfa_key = match &settings.mfa_encryption_key {
+            Some(material) => crate::mfa::derive_key(material.as_bytes()),
+            None => signer.derived_key(),
+        };
+        let mfa_box = SecretBox::new(&mfa_key);
         Ok(AuthState {
             inner: Arc::new(Inner {
                 db,
@@ -54,6 +62,7 @@ impl AuthState {
                 settings,
                 mailer,
                 dummy_hash,
+                mfa_box,
             }),
         })
     }
@@ -76,6 +85,11 @@ impl AuthState {
     /// The mailer (shared with other services that send mail, such as invitations).
     pub fn mailer(&self) -> &Mailer {
         &self.inner.mailer
+    }
+
+    /// Encrypts and decrypts MFA secrets.
+    pub fn mfa_box(&self) -> &SecretBox {
+        &self.inner.mfa_box
     }
 
     /// The signer.
@@ -116,6 +130,186 @@ impl AuthState {
             tracing::info!(user_id = %user.id, "password hash upgraded to argon2id");
         }
         Ok(matched)
+    }
+
+    /// The checks of a password sign-in, shared by `POST /token?grant_type=password` and the sign-in page: the
+    /// rate limits, the password (a wrong email costs what a wrong password does), a confirmed address and no
+    /// ban. Returns the open privileged transaction and the user, ready for a session.
+    pub async fn check_credentials(
+        &self,
+        client: &Client,
+        email: &str,
+        password: &str,
+    ) -> AuthResult<(CallerTx, User)> {
+        let email = email.trim().to_lowercase();
+        self.rate_limit("token", client, Some(&email)).await?;
+        let mut tx = self.tx("sign in with password").await?;
+        let user = if email.is_empty() {
+            None
+        } else {
+            store::user_by_email(&mut tx, &email).await?
+        };
+        if !self.check_password(&mut tx, user.as_ref(), password).await? {
+            tracing::info!(user_id = ?user.as_ref().map(|u| u.id), reason = "invalid_credentials", "sign-in failed");
+            // The rehash branch wrote nothing; rolling back keeps the failure side-effect free.
+            return Err(AuthError::invalid_credentials());
+        }
+        let Some(user) = user else {
+            return Err(AuthError::invalid_credentials());
+        };
+        if user.email_confirmed_at.is_none() && !self.inner.settings.autoconfirm {
+            tracing::info!(user_id = %user.id, reason = "email_not_confirmed", "sign-in failed");
+            return Err(AuthError::new(
+                StatusCode::BAD_REQUEST,
+                "email_not_confirmed",
+                "Email not confirmed",
+            ));
+        }
+        if user.is_banned() {
+            tracing::info!(user_id = %user.id, reason = "user_banned", "sign-in failed");
+            return Err(AuthError::new(StatusCode::BAD_REQUEST, "user_banned", "User is banned"));
+        }
+        Ok((tx, user))
+    }
+
+    /// Signs up `email` (already parsed) with `password`, shared by `POST /signup` and the sign-up page: the rate
+    /// limits, the password rules, and either a confirmed user ready for a session or a confirmation mail.
+    pub async fn register(
+        &self,
+        client: &Client,
+        email: &str,
+        password: &str,
+        metadata: &Value,
+        pkce: Option<&Pkce>,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<Registration> {
+        let settings = &self.inner.settings;
+        if settings.disable_signup {
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "signup_disabled",
+                "Signups not allowed for this instance",
+            ));
+        }
+        self.rate_limit("signup", client, Some(email)).await?;
+        if password.is_empty() {
+            return Err(AuthError::validation("Signup requires a valid password"));
+        }
+        let hash = self.new_password_hash(password).await?;
+        let mut tx = self.tx("sign up").await?;
+        if let Some(existing) = store::user_by_email(&mut tx, email).await? {
+            if settings.autoconfirm {
+                tracing::info!(user_id = %existing.id, reason = "user_already_exists", "sign-up refused");
+                return Err(AuthError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "user_already_exists",
+                    "User already registered",
+                ));
+            }
+            return Ok(Registration::AlreadyRegistered);
+        }
+        let user = store::insert_user(&mut tx, email, Some(&hash), metadata, settings.autoconfirm)
+            .await
+            .map_err(|err| match err.sql_state() {
+                Some(s) if *s == kith_db::tokio_postgres::error::SqlState::UNIQUE_VIOLATION => AuthError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "user_already_exists",
+                    "User already registered",
+                ),
+                _ => err.into(),
+            })?;
+        tracing::info!(user_id = %user.id, "user signed up");
+        if settings.autoconfirm {
+            return Ok(Registration::Confirmed(tx, user));
+        }
+        let flow = self.start_flow(&mut tx, pkce, user.id, "email/signup").await?;
+        tx.query(
+            "update auth.users set confirmation_sent_at = now() where id = $1",
+            &[&user.id],
+        )
+        .await?;
+        self.send_link(&mut tx, user.id, MailKind::Confirmation, email, flow, redirect_to)
+            .await?;
+        let user = store::user_by_id(&mut tx, user.id).await?.unwrap_or(user);
+        Ok(Registration::MailSent(tx, user))
+    }
+
+    /// Sends a recovery mail to `email` when it has an account (answering the same either way), shared by
+    /// `POST /recover` and the forgot-password page.
+    pub async fn send_recovery(
+        &self,
+        client: &Client,
+        email: &str,
+        pkce: Option<&Pkce>,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<()> {
+        let email = parse_email(email)?;
+        self.rate_limit("recover", client, Some(&email)).await?;
+        let mut tx = self.tx("password recovery").await?;
+        if let Some(user) = store::user_by_email(&mut tx, &email).await? {
+            let flow = self.start_flow(&mut tx, pkce, user.id, "recovery").await?;
+            tx.query(
+                "update auth.users set recovery_sent_at = now() where id = $1",
+                &[&user.id],
+            )
+            .await?;
+            self.send_link(&mut tx, user.id, MailKind::Recovery, &email, flow, redirect_to)
+                .await?;
+            tracing::info!(user_id = %user.id, "recovery mail sent");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Exchanges a PKCE authorization code and its verifier for the user it was issued to, shared by
+    /// `POST /token?grant_type=pkce` and the pages' mail-link callback. Returns the open transaction, the user
+    /// and the `amr` method the session should record.
+    pub async fn exchange_code(&self, code: &str, verifier: &str) -> AuthResult<(CallerTx, User, &'static str)> {
+        if code.is_empty() || verifier.is_empty() {
+            return Err(AuthError::validation(
+                "invalid request: both auth code and code verifier should be non-empty",
+            ));
+        }
+        let mut tx = self.tx("exchange a PKCE code").await?;
+        let flow = tx
+            .query_opt(
+                "delete from auth.flow_state where auth_code = $1 and auth_code_issued_at is not null
+                 returning user_id, code_challenge, code_challenge_method, authentication_method,
+                           auth_code_issued_at + make_interval(secs => $2) < now() as expired",
+                &[&code, &self.inner.settings.flow_state_expiry.as_secs_f64()],
+            )
+            .await?
+            .ok_or_else(|| {
+                AuthError::new(
+                    StatusCode::NOT_FOUND,
+                    "flow_state_not_found",
+                    "invalid flow state, no valid flow state found",
+                )
+            })?;
+        let expired: bool = flow.get("expired");
+        if expired {
+            tx.commit().await?;
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "flow_state_expired",
+                "invalid flow state, flow state has expired",
+            ));
+        }
+        let method = PkceMethod::parse(flow.get::<_, &str>("code_challenge_method")).unwrap_or(PkceMethod::S256);
+        if !method.verifies(flow.get("code_challenge"), verifier) {
+            tx.commit().await?;
+            return Err(AuthError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_code_verifier",
+                "code challenge does not match previously saved code verifier",
+            ));
+        }
+        let user_id: Uuid = flow.get("user_id");
+        let user = store::user_by_id(&mut tx, user_id)
+            .await?
+            .ok_or_else(|| AuthError::new(StatusCode::NOT_FOUND, "user_not_found", "User not found"))?;
+        let auth_method: String = flow.get("authentication_method");
+        Ok((tx, user, amr_method(&auth_method)))
     }
 
     /// Hashes a new password after checking its strength.
@@ -167,28 +361,39 @@ impl AuthState {
     ) -> AuthResult<Value> {
         let now = chrono::Utc::now().timestamp();
         let expires_in = self.inner.settings.jwt_exp;
-        let claims = json!({
-            "iss": self.inner.settings.issuer(), "sub": user.id, "aud": user.aud, "exp": now + expires_in, "iat": now,
-            "email": user.email.clone().unwrap_or_default(), "phone": "",
-            "app_metadata": user.app_metadata, "user_metadata": user.user_metadata, "role": user.role,
-            "aal": session.aal, "amr": session.amr, "session_id": session.id, "is_anonymous": user.is_anonymous,
-        });
+        let claims = self.access_claims(user, session, expires_in);
         let access = self
             .inner
             .signer
             .sign(&claims)
             .map_err(|err| AuthError::unexpected(&err))?;
-        let identities = store::identities(tx, user.id).await?;
+        let user_json = self.user_json(tx, user).await?;
         Ok(json!({
             "access_token": access, "token_type": "bearer", "expires_in": expires_in, "expires_at": now + expires_in,
-            "refresh_token": refresh, "user": user.to_json(&identities),
+            "refresh_token": refresh, "user": user_json,
         }))
     }
 
-    /// The user as JSON, with identities.
+    /// The claims of an access token for `user` in `session`, valid for `expires_in` seconds from now.
+    pub fn access_claims(&self, user: &User, session: &Session, expires_in: i64) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "iss": self.inner.settings.issuer(), "sub": user.id, "aud": user.aud, "exp": now + expires_in, "iat": now,
+            "email": user.email.clone().unwrap_or_default(), "phone": "",
+            "app_metadata": user.app_metadata, "user_metadata": user.user_metadata, "role": user.role,
+            "aal": session.aal, "amr": session.amr, "session_id": session.id, "is_anonymous": user.is_anonymous,
+        })
+    }
+
+    /// The user as JSON, with identities, and factors when there are any (as Supabase Auth omits an empty list).
     pub async fn user_json(&self, tx: &mut CallerTx, user: &User) -> AuthResult<Value> {
         let identities = store::identities(tx, user.id).await?;
-        Ok(user.to_json(&identities))
+        let mut body = user.to_json(&identities);
+        let factors = store::factors(tx, user.id).await?;
+        if !factors.is_empty() {
+            body["factors"] = Value::Array(factors);
+        }
+        Ok(body)
     }
 
     /// Counts a request against the per-IP and per-email limits of `endpoint`.
@@ -240,6 +445,32 @@ impl AuthState {
         flow_state: Option<Uuid>,
         redirect_to: Option<&str>,
     ) -> AuthResult<Mail> {
+        let issued = self.issue_link(tx, user_id, kind, to, flow_state, redirect_to).await?;
+        Ok(Mail {
+            to: to.to_owned(),
+            subject: issued.subject.to_owned(),
+            text: format!(
+                "{}: follow this link\n\n{}\n\nor enter the code {}.\n",
+                issued.subject, issued.link, issued.code
+            ),
+            kind,
+            link: issued.link.to_string(),
+            code: Some(issued.code),
+        })
+    }
+
+    /// Creates an emailed one-time token in `tx` (replacing the user's earlier one of its kind) and returns the
+    /// link, the link token (what `/verify` takes as `token_hash`) and the six-digit code bound to `to`. Sends
+    /// nothing: [`link_mail`](Self::link_mail) wraps it in a message; the admin API returns it.
+    pub async fn issue_link(
+        &self,
+        tx: &mut CallerTx,
+        user_id: Uuid,
+        kind: MailKind,
+        to: &str,
+        flow_state: Option<Uuid>,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<IssuedLink> {
         let (token_type, verify_type, subject) = match kind {
             MailKind::Confirmation => ("confirmation_token", "signup", "Confirm your email"),
             MailKind::Recovery => ("recovery_token", "recovery", "Reset your password"),
@@ -275,13 +506,13 @@ impl AuthState {
             .append_pair("token", &link_token)
             .append_pair("type", verify_type)
             .append_pair("redirect_to", redirect.as_str());
-        Ok(Mail {
-            to: to.to_owned(),
-            subject: subject.to_owned(),
-            text: format!("{subject}: follow this link\n\n{link}\n\nor enter the code {code}.\n"),
-            kind,
-            link: link.to_string(),
-            code: Some(code),
+        Ok(IssuedLink {
+            link,
+            token: link_token,
+            code,
+            verify_type,
+            subject,
+            redirect_to: redirect,
         })
     }
 
@@ -342,6 +573,45 @@ impl AuthState {
             method,
         }))
     }
+}
+
+/// The outcome of [`AuthState::register`].
+#[allow(missing_debug_implementations, reason = "holds an open transaction")]
+pub enum Registration {
+    /// A confirmed user: open a session in this transaction, then commit it.
+    Confirmed(CallerTx, User),
+    /// A confirmation mail went out; commit the transaction.
+    MailSent(CallerTx, User),
+    /// The address already has an account and confirmation is required: answer as if it were new.
+    AlreadyRegistered,
+}
+
+/// The `amr` method recorded for a flow's authentication method.
+pub(crate) fn amr_method(authentication_method: &str) -> &'static str {
+    match authentication_method {
+        "recovery" => "recovery",
+        "email_change" => "email_change",
+        "invite" => "invite",
+        "magiclink" => "magiclink",
+        _ => "otp",
+    }
+}
+
+/// A one-time token just created: what a mail carries, or what the admin API hands back.
+#[derive(Debug, Clone)]
+pub struct IssuedLink {
+    /// `<site>/auth/v1/verify?token=…&type=…&redirect_to=…`.
+    pub link: url::Url,
+    /// The link token (`/verify` accepts it as `token_hash`).
+    pub token: String,
+    /// The six-digit code.
+    pub code: String,
+    /// The `/verify` type of the link.
+    pub verify_type: &'static str,
+    /// The mail's subject.
+    pub subject: &'static str,
+    /// Where the link leads after verification.
+    pub redirect_to: url::Url,
 }
 
 /// A PKCE challenge sent with a request.

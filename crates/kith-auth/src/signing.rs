@@ -23,6 +23,8 @@ struct ActiveKey {
 /// Signs access tokens with the active key.
 pub struct Signer {
     secret: EncodingKey,
+    /// A key for encrypting stored secrets, derived from the project secret (HKDF-SHA256).
+    derived: [u8; 32],
     active: RwLock<Option<Arc<ActiveKey>>>,
     jwks: RwLock<Value>,
 }
@@ -49,6 +51,7 @@ impl Signer {
     pub fn new(secret: &[u8]) -> Self {
         Signer {
             secret: EncodingKey::from_secret(secret),
+            derived: crate::mfa::derive_key(secret),
             active: RwLock::new(None),
             jwks: RwLock::new(json!({"keys": []})),
         }
@@ -65,6 +68,12 @@ impl Signer {
             }
             None => jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.secret),
         }
+    }
+
+    /// The key stored secrets are encrypted with when no `KITH_MFA_ENCRYPTION_KEY` is set: HKDF of the project
+    /// secret, so it is stable across restarts and nodes without being the secret itself.
+    pub(crate) fn derived_key(&self) -> [u8; 32] {
+        self.derived
     }
 
     /// The JSON Web Key Set: public keys only (the HS256 secret is never listed).

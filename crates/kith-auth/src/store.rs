@@ -43,6 +43,10 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// Anonymous user.
     pub is_anonymous: bool,
+    /// When an admin invited the user.
+    pub invited_at: Option<DateTime<Utc>>,
+    /// When an admin soft-deleted the user.
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 /// The column list [`User::from_row`] reads.
@@ -50,7 +54,7 @@ pub const USER_COLUMNS: &str = "id, coalesce(aud, 'authenticated') aud, coalesce
   encrypted_password, email_confirmed_at, confirmation_sent_at, recovery_sent_at, nullif(email_change, '') email_change,
   email_change_sent_at, last_sign_in_at, coalesce(raw_app_meta_data, '{}') raw_app_meta_data,
   coalesce(raw_user_meta_data, '{}') raw_user_meta_data, banned_until, coalesce(created_at, now()) created_at,
-  coalesce(updated_at, now()) updated_at, is_anonymous";
+  coalesce(updated_at, now()) updated_at, is_anonymous, invited_at, deleted_at";
 
 impl User {
     /// Reads a row selected with [`USER_COLUMNS`].
@@ -73,6 +77,8 @@ impl User {
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
             is_anonymous: row.get("is_anonymous"),
+            invited_at: row.get("invited_at"),
+            deleted_at: row.get("deleted_at"),
         }
     }
 
@@ -98,6 +104,8 @@ impl User {
             ("email_change_sent_at", self.email_change_sent_at),
             ("last_sign_in_at", self.last_sign_in_at),
             ("banned_until", self.banned_until),
+            ("invited_at", self.invited_at),
+            ("deleted_at", self.deleted_at),
         ];
         for (name, value) in optional {
             if let Some(value) = value {
@@ -131,6 +139,20 @@ pub async fn identities(tx: &mut CallerTx, user_id: Uuid) -> Result<Vec<Value>, 
                     'identity_data', identity_data, 'provider', provider, 'last_sign_in_at', last_sign_in_at,
                     'created_at', created_at, 'updated_at', updated_at, 'email', email)::jsonb
              from auth.identities where user_id = $1 order by created_at",
+            &[&user_id],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The user's MFA factors as Supabase Auth serializes them (never the secret).
+pub async fn factors(tx: &mut CallerTx, user_id: Uuid) -> Result<Vec<Value>, DbError> {
+    let rows = tx
+        .query(
+            "select jsonb_strip_nulls(jsonb_build_object('id', id, 'friendly_name', nullif(friendly_name, ''),
+                    'factor_type', factor_type, 'status', status, 'created_at', created_at,
+                    'updated_at', updated_at)) || jsonb_build_object('last_challenged_at', last_challenged_at)
+             from auth.mfa_factors where user_id = $1 order by created_at, id",
             &[&user_id],
         )
         .await?;

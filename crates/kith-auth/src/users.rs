@@ -1,7 +1,9 @@
 //! Creating accounts in `auth.users`, through the auth service's privileged handle.
 
+use crate::admin;
+use crate::audit::Actor;
+use crate::error::AuthError;
 use crate::password;
-use kith_db::tokio_postgres::error::SqlState;
 use kith_db::{Db, DbError};
 use uuid::Uuid;
 
@@ -20,12 +22,16 @@ pub enum CreateUserError {
     /// The database refused.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The auth service refused (the message of its error).
+    #[error("{0}")]
+    Auth(String),
 }
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
 
-/// Creates a user whose email is already confirmed (for operators: `kith user create`), with a profile.
+/// Creates a user whose email is already confirmed (for operators: `kith user create`, the demo seeder), through
+/// the same code path as the admin API's `POST /admin/users` with `email_confirm`, audited as `actor` `cli`.
 pub async fn create_confirmed(db: &Db, email: &str, password: &str) -> Result<Uuid, CreateUserError> {
     let email = email.trim().to_lowercase();
     if email.len() > 255 || !looks_like_email(&email) {
@@ -36,26 +42,31 @@ pub async fn create_confirmed(db: &Db, email: &str, password: &str) -> Result<Uu
             "the password must be at least 8 characters long",
         ));
     }
-    let hash = password::hash(password.to_owned()).await?;
-    let mut tx = db.begin_privileged("create a confirmed user").await?;
-    let row = tx
-        .query_one(
-            "insert into auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
-                                     raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
-             values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
-                     $1, $2, now(), '{\"provider\":\"email\",\"providers\":[\"email\"]}', '{}', now(), now())
-             returning id",
-            &[&email, &hash],
-        )
+    let params = admin::UserParams {
+        email: Some(email),
+        password: Some(password.to_owned()),
+        email_confirm: true,
+        ..admin::UserParams::default()
+    };
+    let checked = admin::check(&params, MIN_PASSWORD_LEN, true)
         .await
-        .map_err(|err| match err.sql_state() {
-            Some(state) if *state == SqlState::UNIQUE_VIOLATION => CreateUserError::AlreadyExists,
-            _ => CreateUserError::Db(err),
-        })?;
+        .map_err(|err| from_auth(&err))?;
+    let mut tx = db.begin_privileged("create a confirmed user").await?;
+    let user = admin::create_user(&mut tx, &checked, &Actor::cli("kith user create"), false)
+        .await
+        .map_err(|err| from_auth(&err))?;
     tx.commit().await?;
-    let id: Uuid = row.get(0);
-    tracing::info!(user_id = %id, "user created");
-    Ok(id)
+    tracing::info!(user_id = %user.id, "user created");
+    Ok(user.id)
+}
+
+fn from_auth(err: &AuthError) -> CreateUserError {
+    match err.code() {
+        "email_exists" | "user_already_exists" => CreateUserError::AlreadyExists,
+        "email_address_invalid" => CreateUserError::Invalid("the email address is not valid"),
+        "weak_password" => CreateUserError::Invalid("the password must be at least 8 characters long"),
+        _ => CreateUserError::Auth(err.to_string()),
+    }
 }
 
 /// A deliberately loose check: one `@`, a non-empty local part, a dotted domain without empty labels, and none

@@ -3,10 +3,9 @@
 use crate::context::{Item, ItemQuery, OrgRole, WorkspaceCtx, delete_item, item_ctx, same_workspace, workspace_ctx};
 use crate::input::{self, ApiQuery, Checked, Invalid};
 use crate::intelligence;
-use crate::scoring::InteractionKind;
-use axum::body::Bytes;
+use crate::scoring::{ContactFacts, InteractionKind};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::{Json, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use kith_db::tokio_postgres::Row;
@@ -22,8 +21,6 @@ const MAX_TEXT: usize = 200;
 /// Most tags on a contact, and longest tag.
 const MAX_TAGS: usize = 50;
 const MAX_TAG_CHARS: usize = 50;
-/// Most rows in one CSV import.
-const MAX_IMPORT_ROWS: usize = 5000;
 
 /// A contact's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -40,7 +37,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Lead => "lead",
             Status::Opportunity => "opportunity",
@@ -49,7 +46,7 @@ impl Status {
         }
     }
 
-    fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         [Status::Lead, Status::Opportunity, Status::Customer, Status::Inactive]
             .into_iter()
             .find(|s| s.as_str() == raw)
@@ -134,27 +131,27 @@ pub struct NewContact {
 /// A contact's writable fields, as given.
 #[derive(Debug, Default, Clone)]
 pub struct RawContact {
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    company: Option<String>,
-    job_title: Option<String>,
-    tags: Option<Vec<String>>,
-    status: Option<Status>,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) company: Option<String>,
+    pub(crate) job_title: Option<String>,
+    pub(crate) tags: Option<Vec<String>>,
+    pub(crate) status: Option<Status>,
 }
 
 /// A contact's writable fields, checked.
 #[derive(Debug, Default, Clone)]
 pub struct ValidContact {
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    company: Option<String>,
-    job_title: Option<String>,
-    tags: Vec<String>,
-    status: Option<Status>,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) company: Option<String>,
+    pub(crate) job_title: Option<String>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) status: Option<Status>,
 }
 
 fn phone(value: Option<String>) -> Checked<Option<String>> {
@@ -190,6 +187,19 @@ fn tags(value: Vec<String>) -> Checked<Vec<String>> {
 }
 
 impl ValidContact {
+    /// What the scorer reads of this contact.
+    pub(crate) fn facts(&self) -> ContactFacts {
+        ContactFacts {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            company: self.company.clone(),
+            job_title: self.job_title.clone(),
+            status: self.status.unwrap_or(Status::Lead).as_str().to_owned(),
+        }
+    }
+
     /// Checks every field of a contact; a contact needs a name or an email.
     pub fn check(raw: RawContact) -> Checked<Self> {
         let contact = ValidContact {
@@ -583,11 +593,11 @@ pub async fn add_interaction(
 #[into_params(parameter_in = Query)]
 pub struct CsvQuery {
     #[param(value_type = Uuid, required = true)]
-    workspace_id: Option<String>,
+    pub(crate) workspace_id: Option<String>,
 }
 
 /// The CSV columns, in export order; import accepts any subset in any order.
-const CSV_COLUMNS: [&str; 8] = [
+pub(crate) const CSV_COLUMNS: [&str; 8] = [
     "first_name",
     "last_name",
     "email",
@@ -652,171 +662,6 @@ pub async fn export_csv(
     ))
 }
 
-/// One row the import refused.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct RowError {
-    row: usize,
-    field: String,
-    message: String,
-}
-
-/// `POST /api/contacts/import?workspace_id=` with a `text/csv` body: a header row naming columns among
-/// first_name, last_name, email, phone, company, job_title, tags (`;`-separated), status. Rows whose email is
-/// already in the workspace (or earlier in the file) are skipped as duplicates; invalid rows are reported and
-/// skipped; a malformed file writes nothing.
-pub async fn import_csv(
-    State(state): State<AppState>,
-    user: AuthUser,
-    ApiQuery(query): ApiQuery<CsvQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
-    let is_csv = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("text/csv"));
-    if !is_csv {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the file as Content-Type: text/csv",
-        ));
-    }
-    let records = parse_csv(&body)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Member).await?;
-    let existing: HashSet<String> = tx
-        .query(
-            "select email from public.contacts where workspace_id = $1 and email is not null",
-            &[&ctx.workspace_id],
-        )
-        .await?
-        .iter()
-        .map(|row| row.get("email"))
-        .collect();
-    let mut seen = existing;
-    let (mut created, mut duplicates, mut errors) = (0, 0, Vec::new());
-    for (index, record) in records.into_iter().enumerate() {
-        let row = index + 2; // 1-based, after the header
-        match record {
-            Err(err) => errors.push(RowError {
-                row,
-                field: err.field.clone().unwrap_or_else(|| "row".into()),
-                message: err.to_string(),
-            }),
-            Ok(contact) => {
-                if let Some(email) = &contact.email
-                    && !seen.insert(email.clone())
-                {
-                    duplicates += 1;
-                    continue;
-                }
-                insert(&mut tx, &ctx, &contact).await?;
-                created += 1;
-            }
-        }
-    }
-    intelligence::rescore(&mut tx, &ctx, None).await?;
-    tx.commit().await?;
-    Ok(Json(
-        json!({"created": created, "duplicates": duplicates, "errors": errors}),
-    ))
-}
-
-/// A refused row's first problem.
-#[derive(Debug)]
-struct CellError {
-    field: Option<String>,
-    message: String,
-}
-
-impl std::fmt::Display for CellError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-fn parse_csv(body: &[u8]) -> ApiResult<Vec<Result<ValidContact, CellError>>> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::validation("body", "the CSV must be UTF-8"))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| ApiError::validation("body", format!("malformed CSV header: {e}")))?
-        .iter()
-        .map(|h| h.trim().to_lowercase())
-        .collect();
-    if header.iter().all(String::is_empty) {
-        return Err(ApiError::validation("body", "the CSV needs a header row"));
-    }
-    let mut seen = HashSet::new();
-    for name in &header {
-        if !CSV_COLUMNS.contains(&name.as_str()) {
-            return Err(ApiError::validation(
-                "body",
-                format!("unknown column {name:?}; use {}", CSV_COLUMNS.join(", ")),
-            ));
-        }
-        if !seen.insert(name.clone()) {
-            return Err(ApiError::validation("body", format!("column {name:?} appears twice")));
-        }
-    }
-    let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| ApiError::validation("body", format!("malformed CSV: {e}")))?;
-        if out.len() >= MAX_IMPORT_ROWS {
-            return Err(ApiError::validation(
-                "body",
-                format!("at most {MAX_IMPORT_ROWS} rows per import"),
-            ));
-        }
-        let cell = |name: &str| {
-            header
-                .iter()
-                .position(|h| h == name)
-                .and_then(|i| record.get(i))
-                .map(str::to_owned)
-        };
-        let status = match cell("status")
-            .map(|s| s.trim().to_lowercase())
-            .filter(|s| !s.is_empty())
-        {
-            None => Ok(None),
-            Some(s) => Status::parse(&s).map(Some).ok_or_else(|| CellError {
-                field: Some("status".into()),
-                message: "must be one of lead, opportunity, customer, inactive".into(),
-            }),
-        };
-        let tag_list = cell("tags").map(|t| {
-            t.split(';')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect()
-        });
-        let contact = status.and_then(|status| {
-            ValidContact::check(RawContact {
-                first_name: cell("first_name"),
-                last_name: cell("last_name"),
-                email: cell("email"),
-                phone: cell("phone"),
-                company: cell("company"),
-                job_title: cell("job_title"),
-                tags: tag_list,
-                status,
-            })
-            .map_err(|err| CellError {
-                field: Some(err.field),
-                message: err.message,
-            })
-        });
-        out.push(contact);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -849,15 +694,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_rows_are_checked_one_by_one_and_bad_files_refused() {
-        let rows = parse_csv(b"email,first_name,status\nada@x.io,Ada,lead\nnot-an-email,Bob,\n,Cy,vip\n").unwrap();
-        assert_eq!(rows.len(), 3);
-        assert!(rows[0].is_ok());
-        assert_eq!(rows[1].as_ref().unwrap_err().field.as_deref(), Some("email"));
-        assert_eq!(rows[2].as_ref().unwrap_err().field.as_deref(), Some("status"));
-        assert!(parse_csv(b"email,nickname\na@x.io,z\n").is_err());
-        assert!(parse_csv(b"email,first_name\na@x.io\n").is_err(), "ragged rows");
-        assert!(parse_csv(b"\xff\xfe").is_err());
+    fn formula_cells_are_defused() {
         assert_eq!(csv_cell("=cmd()"), "'=cmd()");
     }
 }

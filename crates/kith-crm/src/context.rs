@@ -110,6 +110,25 @@ pub fn workspace_forbidden() -> ApiError {
     )
 }
 
+/// 403 `mfa_required`: the caller belongs to an organization that requires a second factor and signed in with
+/// one factor only, so Postgres shows it nothing of that organization.
+pub fn mfa_required() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "mfa_required",
+        "Your organization requires a second factor: verify one to reach its data",
+    )
+}
+
+/// The refusal `fallback`, or 403 `mfa_required` when the caller's own memberships explain it.
+async fn refusal(tx: &mut CallerTx, fallback: ApiError) -> ApiError {
+    match tx.query_one("select private.caller_needs_mfa() as needs", &[]).await {
+        Ok(row) if row.get::<_, bool>("needs") => mfa_required(),
+        Ok(_) => fallback,
+        Err(err) => err.into(),
+    }
+}
+
 /// 403 `insufficient_role`.
 pub fn insufficient_role(needed: OrgRole) -> ApiError {
     ApiError::new(
@@ -152,11 +171,11 @@ pub async fn workspace_ctx(
         )
         .await?;
     if !row.get::<_, bool>("has_org") {
-        return Err(no_organization());
+        return Err(refusal(tx, no_organization()).await);
     }
     let org_id: Option<Uuid> = row.get("org_id");
     let (Some(org_id), Some(role)) = (org_id, parse_role(row.get("role"))?) else {
-        return Err(workspace_forbidden());
+        return Err(refusal(tx, workspace_forbidden()).await);
     };
     if role < min_role {
         return Err(insufficient_role(min_role));
@@ -193,12 +212,12 @@ pub async fn item_ctx(
         )
         .await?;
     if !row.get::<_, bool>("has_org") {
-        return Err(no_organization());
+        return Err(refusal(tx, no_organization()).await);
     }
     let org_id: Option<Uuid> = row.get("org_id");
     let workspace_id: Option<Uuid> = row.get("workspace_id");
     let (Some(org_id), Some(workspace_id), Some(role)) = (org_id, workspace_id, parse_role(row.get("role"))?) else {
-        return Err(ApiError::not_found());
+        return Err(refusal(tx, ApiError::not_found()).await);
     };
     if role < min_role {
         return Err(insufficient_role(min_role));
@@ -223,10 +242,10 @@ pub async fn org_ctx(tx: &mut CallerTx, user: &AuthUser, org_id: Uuid, min_role:
         )
         .await?;
     if !row.get::<_, bool>("has_org") {
-        return Err(no_organization());
+        return Err(refusal(tx, no_organization()).await);
     }
     let Some(role) = parse_role(row.get("role"))? else {
-        return Err(ApiError::not_found());
+        return Err(refusal(tx, ApiError::not_found()).await);
     };
     if role < min_role {
         return Err(insufficient_role(min_role));

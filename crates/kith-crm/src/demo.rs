@@ -256,6 +256,7 @@ pub async fn seed(db: &Db, owner: Uuid, member: Uuid) -> Result<Seeded, DbError>
             .await?;
         }
     }
+    crate::intelligence::rescore_contacts(&mut tx, workspace_id, None, now).await?;
     tx.commit().await?;
     tracing::info!(%org_id, %workspace_id, contacts = contact_ids.len(), events, "demo data seeded");
     Ok(Seeded {

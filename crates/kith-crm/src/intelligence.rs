@@ -1,19 +1,23 @@
 //! `/api/agents/contact-intelligence`: hot leads with explained scores (docs/SCORING.md).
 //!
-//! `GET` scores the workspace's contacts as of now, without writing; `POST` (and every change to a contact or its
-//! interactions) recomputes and stores `score`, `tier` and the reasons on the contacts.
+//! Scores are stored on the contacts: every change through `/api` recomputes them in its own transaction, a write
+//! through the data API marks the contact for re-scoring (a trigger clears `scored_at`), and the background job in
+//! [`crate::rescore_job`] re-scores marked contacts and those whose interactions are still decaying. `GET` reads
+//! the stored scores through the `(workspace_id, score desc)` index; `POST` re-scores on demand.
 
 use crate::context::{OrgRole, WorkspaceCtx, workspace_ctx};
 use crate::input::{self, ApiQuery};
-use crate::scoring::{self, ContactFacts, InteractionKind, Reason, Touch};
+use crate::scoring::{self, ContactFacts, InteractionKind, Reason, Tier, Touch};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
-use kith_db::{Access, CallerTx};
+use kith_db::tokio_postgres::Row;
+use kith_db::{Access, CallerTx, DbError};
 use kith_http::{ApiError, ApiJson, ApiResult, AppState, AuthUser};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::time::Instant;
 use uuid::Uuid;
 
 /// One scored contact, as the API returns it.
@@ -24,33 +28,41 @@ pub struct Lead {
     email: Option<String>,
     company: Option<String>,
     score: i32,
-    tier: &'static str,
+    tier: Tier,
     fit: i32,
     engagement: i32,
     reasons: Vec<Reason>,
     last_interaction_at: Option<DateTime<Utc>>,
 }
 
-/// Scores the workspace's contacts (or one) at `now`, best first.
+/// Contacts scored in one statement's worth of work: large workspaces are re-scored in batches of this many, so
+/// memory follows the batch, not the workspace.
+const BATCH: usize = 1000;
+
+fn full_name(first: Option<&str>, last: Option<&str>) -> String {
+    [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ")
+}
+
+/// Scores the contacts `ids` of a workspace at `now`.
 async fn compute(
     tx: &mut CallerTx,
-    ctx: &WorkspaceCtx,
-    contact_id: Option<Uuid>,
+    workspace_id: Uuid,
+    ids: &[Uuid],
     now: DateTime<Utc>,
-) -> ApiResult<Vec<Lead>> {
+) -> Result<Vec<Lead>, DbError> {
     let contacts = tx
         .query(
             "select id, first_name, last_name, email, phone, company, job_title, status
-             from public.contacts where workspace_id = $1 and ($2::uuid is null or id = $2)",
-            &[&ctx.workspace_id, &contact_id],
+             from public.contacts where workspace_id = $1 and id = any($2)",
+            &[&workspace_id, &ids],
         )
         .await?;
     let since = now - Duration::days(scoring::HORIZON_DAYS);
     let interactions = tx
         .query(
             "select contact_id, kind, occurred_at from public.interactions
-             where workspace_id = $1 and ($2::uuid is null or contact_id = $2) and occurred_at >= $3",
-            &[&ctx.workspace_id, &contact_id, &since],
+             where workspace_id = $1 and contact_id = any($2) and occurred_at >= $3",
+            &[&workspace_id, &ids, &since],
         )
         .await?;
     let mut touches: HashMap<Uuid, Vec<Touch>> = HashMap::new();
@@ -64,7 +76,7 @@ async fn compute(
             occurred_at: row.get("occurred_at"),
         });
     }
-    let mut leads: Vec<Lead> = contacts
+    Ok(contacts
         .iter()
         .map(|row| {
             let id: Uuid = row.get("id");
@@ -78,57 +90,121 @@ async fn compute(
                 status: row.get("status"),
             };
             let score = scoring::score(&facts, touches.get(&id).map_or(&[][..], Vec::as_slice), now);
-            let name = [facts.first_name.as_deref(), facts.last_name.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
             Lead {
                 contact_id: id,
-                name,
+                name: full_name(facts.first_name.as_deref(), facts.last_name.as_deref()),
                 email: facts.email,
                 company: facts.company,
                 score: score.score,
-                tier: score.tier.as_str(),
+                tier: score.tier,
                 fit: score.fit,
                 engagement: score.engagement,
                 reasons: score.reasons,
                 last_interaction_at: score.last_interaction_at,
             }
         })
-        .collect();
-    leads.sort_by(|a, b| {
-        b.score
-            .cmp(&a.score)
-            .then_with(|| b.last_interaction_at.cmp(&a.last_interaction_at))
-            .then_with(|| a.contact_id.cmp(&b.contact_id))
-    });
-    Ok(leads)
+        .collect())
+}
+
+/// What a re-score did.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Rescored {
+    /// Contacts scored.
+    pub rescored: usize,
+    /// Of them hot.
+    pub hot: usize,
+    /// Warm.
+    pub warm: usize,
+    /// Cold.
+    pub cold: usize,
+}
+
+/// Recomputes and stores the scores of a workspace's contacts `ids` (every contact when `None`) at `now`, in
+/// batches, inside `tx`.
+pub(crate) async fn rescore_contacts(
+    tx: &mut CallerTx,
+    workspace_id: Uuid,
+    ids: Option<&[Uuid]>,
+    now: DateTime<Utc>,
+) -> Result<Rescored, DbError> {
+    let all: Vec<Uuid>;
+    let ids = match ids {
+        Some(ids) => ids,
+        None => {
+            all = tx
+                .query(
+                    "select id from public.contacts where workspace_id = $1 order by id",
+                    &[&workspace_id],
+                )
+                .await?
+                .iter()
+                .map(|row| row.get("id"))
+                .collect();
+            &all
+        }
+    };
+    let mut done = Rescored::default();
+    for batch in ids.chunks(BATCH) {
+        let leads = compute(tx, workspace_id, batch, now).await?;
+        if leads.is_empty() {
+            continue;
+        }
+        let ids: Vec<Uuid> = leads.iter().map(|l| l.contact_id).collect();
+        let scores: Vec<i32> = leads.iter().map(|l| l.score).collect();
+        let tiers: Vec<&str> = leads.iter().map(|l| l.tier.as_str()).collect();
+        let reasons: Vec<Value> = leads.iter().map(|l| json!(l.reasons)).collect();
+        let last: Vec<Option<DateTime<Utc>>> = leads.iter().map(|l| l.last_interaction_at).collect();
+        tx.query(
+            "update public.contacts c
+                set score = s.score, tier = s.tier, score_reasons = s.reasons, scored_at = $7,
+                    last_interaction_at = s.last_interaction_at
+               from unnest($2::uuid[], $3::int[], $4::text[], $5::jsonb[], $6::timestamptz[])
+                    as s(id, score, tier, reasons, last_interaction_at)
+              where c.workspace_id = $1 and c.id = s.id",
+            &[&workspace_id, &ids, &scores, &tiers, &reasons, &last, &now],
+        )
+        .await?;
+        for lead in &leads {
+            done.rescored += 1;
+            match lead.tier {
+                Tier::Hot => done.hot += 1,
+                Tier::Warm => done.warm += 1,
+                Tier::Cold => done.cold += 1,
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Recomputes and stores the scores of the workspace's contacts (or one), in the caller's transaction.
-pub async fn rescore(tx: &mut CallerTx, ctx: &WorkspaceCtx, contact_id: Option<Uuid>) -> ApiResult<Vec<Lead>> {
-    let now = Utc::now();
-    let leads = compute(tx, ctx, contact_id, now).await?;
-    if leads.is_empty() {
-        return Ok(leads);
+pub async fn rescore(tx: &mut CallerTx, ctx: &WorkspaceCtx, contact_id: Option<Uuid>) -> ApiResult<Rescored> {
+    let one = contact_id.map(|id| [id]);
+    Ok(rescore_contacts(tx, ctx.workspace_id, one.as_ref().map(|ids| &ids[..]), Utc::now()).await?)
+}
+
+/// A stored score, as the contact row holds it.
+fn stored_lead(row: &Row) -> Lead {
+    let reasons: Vec<Reason> = serde_json::from_value(row.get("score_reasons")).unwrap_or_default();
+    let engagement: i32 = reasons
+        .iter()
+        .filter(|r| r.factor.starts_with("engagement"))
+        .map(|r| r.points)
+        .sum();
+    let first_name: Option<String> = row.get("first_name");
+    let last_name: Option<String> = row.get("last_name");
+    let tier: String = row.get("tier");
+    Lead {
+        contact_id: row.get("id"),
+        name: full_name(first_name.as_deref(), last_name.as_deref()),
+        email: row.get("email"),
+        company: row.get("company"),
+        score: row.get("score"),
+        tier: Tier::parse(&tier).unwrap_or(Tier::Cold),
+        fit: reasons.iter().map(|r| r.points).sum::<i32>() - engagement,
+        engagement,
+        reasons,
+        last_interaction_at: row.get("last_interaction_at"),
     }
-    let ids: Vec<Uuid> = leads.iter().map(|l| l.contact_id).collect();
-    let scores: Vec<i32> = leads.iter().map(|l| l.score).collect();
-    let tiers: Vec<&str> = leads.iter().map(|l| l.tier).collect();
-    let reasons: Vec<Value> = leads.iter().map(|l| json!(l.reasons)).collect();
-    let last: Vec<Option<DateTime<Utc>>> = leads.iter().map(|l| l.last_interaction_at).collect();
-    tx.query(
-        "update public.contacts c
-            set score = s.score, tier = s.tier, score_reasons = s.reasons, scored_at = $7,
-                last_interaction_at = s.last_interaction_at
-           from unnest($2::uuid[], $3::int[], $4::text[], $5::jsonb[], $6::timestamptz[])
-                as s(id, score, tier, reasons, last_interaction_at)
-          where c.workspace_id = $1 and c.id = s.id",
-        &[&ctx.workspace_id, &ids, &scores, &tiers, &reasons, &last, &now],
-    )
-    .await?;
-    Ok(leads)
 }
 
 /// `GET /api/agents/contact-intelligence` query.
@@ -153,13 +229,13 @@ pub struct HotLeadsQuery {
 const DEFAULT_TIERS: &str = "hot,warm";
 
 /// A comma-separated list of tiers (`hot`, `warm`, `cold`).
-fn tiers(raw: Option<&str>) -> Result<Vec<&str>, ApiError> {
+fn tiers(raw: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
     let raw = raw.unwrap_or(DEFAULT_TIERS);
     let mut tiers = Vec::new();
     for tier in raw.split(',').map(str::trim) {
-        match tier {
-            "hot" | "warm" | "cold" => tiers.push(tier),
-            _ => {
+        match Tier::parse(tier) {
+            Some(tier) => tiers.push(tier.as_str()),
+            None => {
                 return Err(ApiError::validation(
                     "tier",
                     "must be a comma-separated list of hot, warm and cold",
@@ -183,17 +259,29 @@ pub async fn hot_leads(
     let tiers = tiers(query.tier.as_deref())?;
     let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
     let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
-    let now = Utc::now();
-    let leads = compute(&mut tx, &ctx, None, now).await?;
+    // Stored scores, top N through the (workspace_id, score desc) index; the background re-score keeps them current.
+    let rows = tx
+        .query(
+            "select id, first_name, last_name, email, company, score, tier, score_reasons, last_interaction_at,
+                    scored_at
+               from public.contacts
+              where workspace_id = $1 and tier = any($2) and score >= $3
+              order by score desc, last_interaction_at desc nulls last, id
+              limit $4",
+            &[&ctx.workspace_id, &tiers, &(min_score as i32), &limit],
+        )
+        .await?;
     tx.commit().await?;
-    let leads: Vec<Lead> = leads
-        .into_iter()
-        .filter(|l| i64::from(l.score) >= min_score && tiers.contains(&l.tier))
-        .take(limit as usize)
-        .collect();
+    // As fresh as the oldest score shown.
+    let generated_at = rows
+        .iter()
+        .filter_map(|row| row.get::<_, Option<DateTime<Utc>>>("scored_at"))
+        .min()
+        .unwrap_or_else(Utc::now);
+    let leads: Vec<Lead> = rows.iter().map(stored_lead).collect();
     Ok(Json(json!({
         "workspace_id": workspace_id,
-        "generated_at": now,
+        "generated_at": generated_at,
         "hot_leads": leads,
     })))
 }
@@ -206,22 +294,28 @@ pub struct RescoreRequest {
     contact_id: Option<Uuid>,
 }
 
-/// `POST /api/agents/contact-intelligence {workspace_id, contact_id?}`: recomputes, stores and returns the scores.
+/// `POST /api/agents/contact-intelligence {workspace_id, contact_id?}`: recomputes and stores the scores, in
+/// batches, and answers a summary (counts per tier, duration), not every contact.
 pub async fn rescore_route(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(body): ApiJson<RescoreRequest>,
 ) -> ApiResult<Json<Value>> {
+    let started = Instant::now();
     let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
     let ctx = workspace_ctx(&mut tx, &user, body.workspace_id, OrgRole::Member).await?;
-    let leads = rescore(&mut tx, &ctx, body.contact_id).await?;
-    if body.contact_id.is_some() && leads.is_empty() {
+    let now = Utc::now();
+    let one = body.contact_id.map(|id| [id]);
+    let done = rescore_contacts(&mut tx, ctx.workspace_id, one.as_ref().map(|ids| &ids[..]), now).await?;
+    if body.contact_id.is_some() && done.rescored == 0 {
         return Err(ApiError::not_found());
     }
     tx.commit().await?;
     Ok(Json(json!({
         "workspace_id": body.workspace_id,
-        "generated_at": Utc::now(),
-        "scores": leads,
+        "generated_at": now,
+        "rescored": done.rescored,
+        "tiers": {"hot": done.hot, "warm": done.warm, "cold": done.cold},
+        "duration_ms": started.elapsed().as_millis(),
     })))
 }

@@ -9,11 +9,13 @@ pub mod calendar;
 pub mod contacts;
 pub mod context;
 pub mod demo;
+pub mod import;
 pub mod input;
 pub mod intelligence;
 pub mod openapi;
 pub mod organizations;
 pub mod profile;
+pub mod rescore_job;
 pub mod scoring;
 pub mod workspaces;
 
@@ -351,7 +353,7 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             .query::<contacts::CsvQuery>()
             .csv()
             .returns::<openapi::ImportReport>(200),
-            post(contacts::import_csv),
+            post(import::import_csv),
         ),
         (
             spec("GET", "/api/contacts/{id}", Item, Some(Viewer), "One contact")
@@ -414,7 +416,7 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "Re-score a contact or the workspace",
             )
             .json::<intelligence::RescoreRequest>()
-            .returns::<openapi::Scores>(200),
+            .returns::<openapi::Rescore>(200),
             post(intelligence::rescore_route),
         ),
         (

@@ -139,7 +139,7 @@ pub struct ContactPage {
 pub struct ImportReport {
     created: i64,
     duplicates: i64,
-    errors: Vec<contacts::RowError>,
+    errors: Vec<crate::import::RowError>,
 }
 
 /// Hot leads with explained scores.
@@ -151,13 +151,26 @@ pub struct HotLeads {
     hot_leads: Vec<intelligence::Lead>,
 }
 
-/// Fresh scores.
+/// What a re-score did: counts, not every contact.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
-pub struct Scores {
+pub struct Rescore {
     workspace_id: Uuid,
     generated_at: DateTime<Utc>,
-    scores: Vec<intelligence::Lead>,
+    /// Contacts scored.
+    rescored: u64,
+    /// How many of them are in each tier.
+    tiers: TierCounts,
+    duration_ms: u64,
+}
+
+/// Contacts per tier.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TierCounts {
+    hot: u64,
+    warm: u64,
+    cold: u64,
 }
 
 /// An event, or one occurrence of a recurring event in a listing.
@@ -188,7 +201,15 @@ pub fn errors(spec: &RouteSpec) -> BTreeMap<u16, Vec<&'static str>> {
     }
     errors.insert(401, vec!["missing_token", "invalid_token", "token_expired"]);
     if matches!(spec.scope, Scope::Org | Scope::Workspace | Scope::Item) {
-        errors.insert(403, vec!["no_organization", "workspace_forbidden", "insufficient_role"]);
+        errors.insert(
+            403,
+            vec![
+                "no_organization",
+                "workspace_forbidden",
+                "insufficient_role",
+                "mfa_required",
+            ],
+        );
     }
     // Not visible to the caller (never "someone else's"); a user's own profile or invitation may be missing too.
     errors.insert(404, vec!["not_found"]);

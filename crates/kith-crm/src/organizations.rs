@@ -469,18 +469,21 @@ pub struct Acceptance {
     token: String,
 }
 
-/// `POST /api/invitations/accept`: joins the organization when the token is valid, unused, unexpired and
-/// addressed to the caller's email; otherwise 404 (never saying which).
-pub async fn accept_invitation(
-    State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(body): ApiJson<Acceptance>,
-) -> ApiResult<Json<Organization>> {
-    let token = body.token.trim();
+/// Accepts the invitation `token` as `caller` (the web pages' door to the same rule): the organization's id, or
+/// 404 when the token is invalid, used, expired or addressed to another email, 409 when already a member.
+pub async fn accept_as(db: &kith_db::Db, caller: &kith_db::Caller, token: &str) -> ApiResult<Uuid> {
+    let user_id = caller.user_id().ok_or_else(ApiError::missing_token)?;
+    let (org_id, _) = accept_in(db, caller, user_id, token).await?;
+    tracing::info!(%user_id, %org_id, "invitation accepted");
+    Ok(org_id)
+}
+
+async fn accept_in(db: &kith_db::Db, caller: &kith_db::Caller, user_id: Uuid, token: &str) -> ApiResult<(Uuid, Row)> {
+    let token = token.trim();
     if token.is_empty() || token.len() > 128 {
         return Err(ApiError::validation("token", "must be an invitation token"));
     }
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
+    let mut tx = db.begin_as(caller, Access::ReadWrite).await?;
     let row = tx
         .query_one("select private.accept_invitation($1) as org_id", &[&hash_token(token)])
         .await
@@ -495,9 +498,20 @@ pub async fn accept_invitation(
         })?;
     let org_id: Uuid = row.get("org_id");
     let row = tx
-        .query_one(&format!("{ORG_SELECT} where o.id = $2"), &[&user.user_id, &org_id])
+        .query_one(&format!("{ORG_SELECT} where o.id = $2"), &[&user_id, &org_id])
         .await?;
     tx.commit().await?;
+    Ok((org_id, row))
+}
+
+/// `POST /api/invitations/accept`: joins the organization when the token is valid, unused, unexpired and
+/// addressed to the caller's email; otherwise 404 (never saying which).
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<Acceptance>,
+) -> ApiResult<Json<Organization>> {
+    let (org_id, row) = accept_in(&state.db, &user.caller, user.user_id, &body.token).await?;
     tracing::info!(user_id = %user.user_id, %org_id, "invitation accepted");
     Ok(Json(organization(&row)?))
 }

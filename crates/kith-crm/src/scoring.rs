@@ -125,6 +125,16 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// The tier a stored name means.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "hot" => Some(Tier::Hot),
+            "warm" => Some(Tier::Warm),
+            "cold" => Some(Tier::Cold),
+            _ => None,
+        }
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -72,6 +72,21 @@ impl Db {
         Ok(CallerTx::new(self.pool.get().await?, caller, Access::ReadWrite))
     }
 
+    /// Opens a service-role transaction for background maintenance that serves no request (re-scoring contacts
+    /// whose scores have aged). A separate door from [`Db::begin_privileged`], logged under its own target, so
+    /// every RLS-bypassing path has a name; an architecture test keeps it out of request handlers.
+    pub async fn begin_maintenance(&self, task: &'static str) -> Result<CallerTx, DbError> {
+        tracing::debug!(target: "kith::maintenance", task, "maintenance database access");
+        let caller = Caller::from_verified(
+            DbRole::ServiceRole,
+            None,
+            None,
+            &serde_json::json!({"role": "service_role"}),
+        )
+        .for_request("MAINTENANCE", task);
+        Ok(CallerTx::new(self.pool.get().await?, caller, Access::ReadWrite))
+    }
+
     /// Runs one read-only statement as `caller` in a single round trip: `BEGIN READ ONLY`, the identity, the
     /// statement and `COMMIT` are pipelined together.
     pub async fn read_as(

@@ -6,10 +6,20 @@ use kith_crm::organizations::InvitationMail;
 use kith_http::AppState;
 use kith_http::middleware::{self, HttpSettings};
 use kith_rest::RestConfig;
+use kith_web::{WebSettings, WebState};
 use std::sync::Arc;
 
-/// The whole HTTP surface: health checks, auth (`/auth/v1`), the CRM API (`/api`) and the data API (`/rest/v1`).
-pub fn router(state: AppState, auth: &AuthState, rest: &RestConfig, http: &HttpSettings) -> Router {
+/// The whole HTTP surface: health checks, auth (`/auth/v1`), the CRM API (`/api`), the data API (`/rest/v1`)
+/// and, for every other path, the web pages (whose 404 page is the fallback outside the JSON services).
+pub fn router(state: AppState, auth: &AuthState, rest: &RestConfig, http: &HttpSettings) -> anyhow::Result<Router> {
+    let web = WebState::new(
+        WebSettings {
+            site_url: auth.settings().site_url.clone(),
+        },
+        auth.clone(),
+        state.db.clone(),
+    )
+    .map_err(|err| anyhow::anyhow!("the site's content cannot be loaded: {err}"))?;
     let routes = Router::new()
         .merge(kith_http::ops::routes())
         .merge(kith_auth::routes(auth.clone()))
@@ -17,6 +27,8 @@ pub fn router(state: AppState, auth: &AuthState, rest: &RestConfig, http: &HttpS
             mailer: auth.mailer().clone(),
             site_url: auth.settings().site_url.clone(),
         }))))
-        .merge(kith_rest::routes(rest.clone()));
-    middleware::apply(routes, http).with_state(state)
+        .merge(kith_rest::routes(rest.clone()))
+        .merge(kith_web::routes(web))
+        .fallback(kith_web::fallback);
+    Ok(middleware::apply(routes, http).with_state(state))
 }

@@ -72,6 +72,9 @@ pub struct AuthArgs {
     /// Refuse new sign-ups [default: false].
     #[arg(long, env = "KITH_AUTH_DISABLE_SIGNUP", global = true)]
     pub auth_disable_signup: Option<String>,
+    /// Allow anonymous sign-ins (POST /signup without email or phone) [default: false].
+    #[arg(long, env = "KITH_AUTH_ANONYMOUS", global = true)]
+    pub auth_anonymous: Option<String>,
     /// Shortest accepted password [default: 8].
     #[arg(long, env = "KITH_AUTH_MIN_PASSWORD_LENGTH", global = true)]
     pub auth_min_password_length: Option<String>,
@@ -102,6 +105,15 @@ pub struct AuthArgs {
     /// Sender of auth mail [default: Kith <no-reply@kith.localhost>].
     #[arg(long, env = "KITH_SMTP_FROM", global = true)]
     pub smtp_from: Option<String>,
+    /// Seconds a browser session may stay unused before it ends [default: 86400].
+    #[arg(long, env = "KITH_WEB_SESSION_IDLE_TIMEOUT", global = true)]
+    pub web_session_idle_timeout: Option<String>,
+    /// Seconds after sign-in a browser session ends, however active [default: 1209600].
+    #[arg(long, env = "KITH_WEB_SESSION_ABSOLUTE_TIMEOUT", global = true)]
+    pub web_session_absolute_timeout: Option<String>,
+    /// Key material (32+ characters) for encrypting MFA secrets at rest [default: derived from the JWT secret].
+    #[arg(long, env = "KITH_MFA_ENCRYPTION_KEY", global = true, hide_env_values = true)]
+    pub mfa_encryption_key: Option<String>,
 }
 
 /// Kith's commands.

@@ -16,6 +16,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
+/// How often the background re-score looks for aged or changed contacts.
+const RESCORE_EVERY: Duration = Duration::from_secs(60);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The two connections: the schema owner's (migrations) and the request pool's.
@@ -64,7 +66,9 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
     let secret = settings.jwt_secret()?;
     let db = Db::new(connections.pool.clone(), settings.pool_size)?;
     let (state, auth) = build_state(settings, db, &secret).await?;
-    let router = app::router(state, &auth, &settings.rest, &settings.http);
+    // Stored lead scores age as interactions decay: keep them current in the background.
+    kith_crm::rescore_job::spawn(state.db.clone(), RESCORE_EVERY);
+    let router = app::router(state, &auth, &settings.rest, &settings.http)?;
 
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -234,6 +238,8 @@ pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow
         let token = session["access_token"].as_str().unwrap_or_default();
         println!("    access token ({} s): {token}", settings.auth.jwt_exp);
     }
+    let site = settings.site_url.as_str().trim_end_matches('/');
+    println!("open {site}/login in a browser and sign in as one of the users above (Email and Password)");
     println!(
         "  try: curl -H \"Authorization: Bearer <token>\" \"{}/api/agents/contact-intelligence?workspace_id={}\"",
         settings.site_url.as_str().trim_end_matches('/'),

@@ -101,6 +101,7 @@ struct FileSettings {
     pool_size: Option<u32>,
     auth_autoconfirm: Option<bool>,
     auth_disable_signup: Option<bool>,
+    auth_anonymous: Option<bool>,
     auth_min_password_length: Option<u32>,
     auth_rate_limit_ip: Option<u32>,
     auth_rate_limit_email: Option<u32>,
@@ -111,9 +112,12 @@ struct FileSettings {
     jwt_exp: Option<u32>,
     smtp_url: Option<String>,
     smtp_from: Option<String>,
+    mfa_encryption_key: Option<String>,
     rest_schemas: Option<String>,
     rest_max_rows: Option<u32>,
     rest_statement_timeout_ms: Option<u32>,
+    web_session_idle_timeout: Option<u32>,
+    web_session_absolute_timeout: Option<u32>,
 }
 
 impl Settings {
@@ -319,6 +323,9 @@ fn auth_settings(
     ) {
         auth.disable_signup = parse_bool("KITH_AUTH_DISABLE_SIGNUP", &v)?;
     }
+    if let Some(v) = text(&args.auth_anonymous, file.auth_anonymous.map(|b| b.to_string())) {
+        auth.anonymous = parse_bool("KITH_AUTH_ANONYMOUS", &v)?;
+    }
     if let Some(v) = text(
         &args.auth_allow_plain_pkce,
         file.auth_allow_plain_pkce.map(|b| b.to_string()),
@@ -376,6 +383,30 @@ fn auth_settings(
     }
     if let Some(from) = text(&args.smtp_from, file.smtp_from.clone()) {
         auth.mail_from = from;
+    }
+    if let Some(v) = text(
+        &args.web_session_idle_timeout,
+        file.web_session_idle_timeout.map(|n| n.to_string()),
+    ) {
+        auth.browser_idle_timeout =
+            Duration::from_secs(parse_number("KITH_WEB_SESSION_IDLE_TIMEOUT", &v, 60, 31_536_000)?.into());
+    }
+    if let Some(v) = text(
+        &args.web_session_absolute_timeout,
+        file.web_session_absolute_timeout.map(|n| n.to_string()),
+    ) {
+        auth.browser_absolute_timeout =
+            Duration::from_secs(parse_number("KITH_WEB_SESSION_ABSOLUTE_TIMEOUT", &v, 60, 31_536_000)?.into());
+    }
+    if auth.browser_idle_timeout > auth.browser_absolute_timeout {
+        return Err(invalid(
+            "KITH_WEB_SESSION_IDLE_TIMEOUT",
+            "must not be longer than KITH_WEB_SESSION_ABSOLUTE_TIMEOUT",
+        ));
+    }
+    if let Some(key) = text(&args.mfa_encryption_key, file.mfa_encryption_key.clone()) {
+        check_secret(&key).map_err(|problem| invalid("KITH_MFA_ENCRYPTION_KEY", problem))?;
+        auth.mfa_encryption_key = Some(key);
     }
     Ok(auth)
 }

@@ -120,6 +120,18 @@ async fn use_nonce(state: &AuthState, tx: &mut CallerTx, client: &Client, user: 
     Ok(())
 }
 
+/// Whether the user has a verified factor while the session is below `aal2`.
+async fn mfa_enabled_without_aal2(tx: &mut CallerTx, user: &User, session_id: Option<uuid::Uuid>) -> AuthResult<bool> {
+    let row = tx
+        .query_one(
+            "select exists (select 1 from auth.mfa_factors where user_id = $1 and status = 'verified'),
+                    coalesce((select aal = 'aal2' from auth.sessions where id = $2), false)",
+            &[&user.id, &session_id],
+        )
+        .await?;
+    Ok(row.get::<_, bool>(0) && !row.get::<_, bool>(1))
+}
+
 pub(super) async fn update_user(
     State(state): State<AuthState>,
     client: Client,
@@ -140,6 +152,24 @@ pub(super) async fn update_user(
     let mut tx = state.tx("update the signed-in user").await?;
     let current = current_user(&state, &mut tx, &headers).await?;
     let user = current.user;
+    // With a verified factor, changing the password or the address needs the second factor too: otherwise a
+    // stolen password would be enough to take the account over (Supabase Auth's rule).
+    let changes_credentials = body.password.as_deref().is_some_and(|p| !p.is_empty())
+        || new_email.as_ref().is_some_and(|e| Some(e) != user.email.as_ref());
+    if changes_credentials && mfa_enabled_without_aal2(&mut tx, &user, current.session_id).await? {
+        return Err(AuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "insufficient_aal",
+            "AAL2 session is required to update email or password when MFA is enabled.",
+        ));
+    }
+    if user.is_anonymous && body.password.is_some() && user.email.is_none() && new_email.is_none() {
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Updating password of an anonymous user without an email or phone is not allowed",
+        ));
+    }
 
     if let (Some(password), Some(hash)) = (body.password.as_deref(), new_hash) {
         let after_recovery = current.amr_methods.iter().any(|m| m == "recovery");

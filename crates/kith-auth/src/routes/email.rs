@@ -1,10 +1,9 @@
 //! Mail-based flows: `POST /recover`, `POST /otp` (magic link), `POST /verify` and the `GET /verify` link.
 
-use super::token::amr_method;
 use crate::error::{AuthError, AuthResult};
 use crate::mailer::MailKind;
 use crate::secrets;
-use crate::service::{AuthJson, AuthState, Client, parse_email, user_metadata};
+use crate::service::{AuthJson, AuthState, Client, amr_method, parse_email, user_metadata};
 use crate::store::{self, User};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -34,30 +33,15 @@ pub(super) async fn recover(
     Query(query): Query<RedirectQuery>,
     AuthJson(body): AuthJson<RecoverBody>,
 ) -> AuthResult<Json<Value>> {
-    let email = parse_email(body.email.as_deref().unwrap_or_default())?;
-    state.rate_limit("recover", &client, Some(&email)).await?;
     let pkce = state.pkce(body.code_challenge.as_deref(), body.code_challenge_method.as_deref())?;
-    let mut tx = state.tx("password recovery").await?;
-    if let Some(user) = store::user_by_email(&mut tx, &email).await? {
-        let flow = state.start_flow(&mut tx, pkce.as_ref(), user.id, "recovery").await?;
-        tx.query(
-            "update auth.users set recovery_sent_at = now() where id = $1",
-            &[&user.id],
+    state
+        .send_recovery(
+            &client,
+            body.email.as_deref().unwrap_or_default(),
+            pkce.as_ref(),
+            query.redirect_to.as_deref(),
         )
         .await?;
-        state
-            .send_link(
-                &mut tx,
-                user.id,
-                MailKind::Recovery,
-                &email,
-                flow,
-                query.redirect_to.as_deref(),
-            )
-            .await?;
-        tracing::info!(user_id = %user.id, "recovery mail sent");
-    }
-    tx.commit().await?;
     Ok(Json(json!({})))
 }
 
@@ -328,9 +312,22 @@ async fn consume(
     let relates_to: String = row.get("relates_to");
     match token_type.as_str() {
         "email_change_token" => {
+            // Confirming an address also makes an anonymous user permanent (Supabase Auth's conversion).
             tx.query(
-                "update auth.users set email = $2, email_change = '', email_change_sent_at = null, updated_at = now()
+                "update auth.users set email = $2, email_change = '', email_change_sent_at = null, updated_at = now(),
+                        email_confirmed_at = coalesce(email_confirmed_at, now()), is_anonymous = false,
+                        raw_app_meta_data = case when is_anonymous
+                          then coalesce(raw_app_meta_data, '{}') || '{\"provider\":\"email\",\"providers\":[\"email\"]}'
+                          else raw_app_meta_data end
                  where id = $1",
+                &[&user_id, &relates_to],
+            )
+            .await?;
+            tx.query(
+                "insert into auth.identities (provider_id, user_id, identity_data, provider)
+                 values ($1::uuid::text, $1, jsonb_build_object('sub', $1::uuid::text, 'email', $2::text,
+                         'email_verified', true, 'phone_verified', false), 'email')
+                 on conflict (provider_id, provider) do nothing",
                 &[&user_id, &relates_to],
             )
             .await?;

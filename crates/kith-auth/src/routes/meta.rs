@@ -11,7 +11,7 @@ pub(super) async fn settings(State(state): State<AuthState>) -> Json<Value> {
     let settings = state.settings();
     Json(json!({
         "external": {
-            "anonymous_users": false, "apple": false, "azure": false, "bitbucket": false, "discord": false,
+            "anonymous_users": settings.anonymous, "apple": false, "azure": false, "bitbucket": false, "discord": false,
             "email": true, "facebook": false, "figma": false, "github": false, "gitlab": false, "google": false,
             "keycloak": false, "kakao": false, "linkedin_oidc": false, "notion": false, "phone": false,
             "slack_oidc": false, "spotify": false, "twitch": false, "twitter": false, "workos": false, "zoom": false,

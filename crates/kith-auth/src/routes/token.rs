@@ -1,9 +1,8 @@
 //! `POST /signup`, `POST /token?grant_type=password|refresh_token|pkce`, `POST /logout`.
 
 use crate::error::{AuthError, AuthResult};
-use crate::mailer::MailKind;
-use crate::secrets::{self, PkceMethod};
-use crate::service::{AuthJson, AuthState, Client, current_user, parse_email, user_metadata};
+use crate::secrets;
+use crate::service::{AuthJson, AuthState, Client, Registration, current_user, parse_email, user_metadata};
 use crate::store::{self, User};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -28,6 +27,34 @@ pub(super) struct SignupBody {
     code_challenge_method: Option<String>,
 }
 
+/// `signInAnonymously()`: a user with no email, password or identity (`is_anonymous: true` in the user and its
+/// tokens, amr `anonymous`), convertible to a permanent one by confirming an email address (`updateUser({email})`).
+async fn anonymous_sign_in(state: &AuthState, client: &Client, data: Option<Value>) -> AuthResult<Json<Value>> {
+    if state.settings().disable_signup {
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "signup_disabled",
+            "Signups not allowed for this instance",
+        ));
+    }
+    state.rate_limit("anonymous", client, None).await?;
+    let metadata = user_metadata(data)?.unwrap_or_else(|| json!({}));
+    let mut tx = state.tx("sign in anonymously").await?;
+    let sql = format!(
+        "insert into auth.users (instance_id, id, aud, role, is_anonymous, raw_app_meta_data, raw_user_meta_data,
+                                 created_at, updated_at)
+         values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated', true,
+                 '{{\"provider\":\"anonymous\",\"providers\":[\"anonymous\"]}}', $1, now(), now())
+         returning {}",
+        store::USER_COLUMNS
+    );
+    let user = User::from_row(&tx.query_one(&sql, &[&metadata]).await?);
+    let session = state.sign_in(&mut tx, &user, "anonymous", client).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "anonymous user signed in");
+    Ok(Json(session))
+}
+
 pub(super) async fn signup(
     State(state): State<AuthState>,
     client: Client,
@@ -38,11 +65,14 @@ pub(super) async fn signup(
     let present = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
     if !present(&body.email) && !present(&body.phone) {
         // Supabase Auth routes a sign-up without email and phone to anonymous sign-in before anything else.
-        return Err(AuthError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "anonymous_provider_disabled",
-            "Anonymous sign-ins are disabled",
-        ));
+        if !settings.anonymous {
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "anonymous_provider_disabled",
+                "Anonymous sign-ins are disabled",
+            ));
+        }
+        return anonymous_sign_in(&state, &client, body.data).await;
     }
     if settings.disable_signup {
         return Err(AuthError::new(
@@ -66,66 +96,33 @@ pub(super) async fn signup(
             ));
         }
     };
-    state.rate_limit("signup", &client, Some(&email)).await?;
-    let password = body
-        .password
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| AuthError::validation("Signup requires a valid password"))?;
+    let password = body.password.unwrap_or_default();
     let pkce = state.pkce(body.code_challenge.as_deref(), body.code_challenge_method.as_deref())?;
     let metadata = user_metadata(body.data)?.unwrap_or_else(|| json!({}));
-    let hash = state.new_password_hash(&password).await?;
-
-    let mut tx = state.tx("sign up").await?;
-    if let Some(existing) = store::user_by_email(&mut tx, &email).await? {
-        if settings.autoconfirm {
-            tracing::info!(user_id = %existing.id, reason = "user_already_exists", "sign-up refused");
-            return Err(AuthError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "user_already_exists",
-                "User already registered",
-            ));
-        }
-        // Confirmation required: answer like a new sign-up, so the address's existence stays secret.
-        return Ok(Json(obfuscated_user(&email, &metadata)));
-    }
-    let user = store::insert_user(&mut tx, &email, Some(&hash), &metadata, settings.autoconfirm)
-        .await
-        .map_err(|err| match err.sql_state() {
-            Some(s) if *s == kith_db::tokio_postgres::error::SqlState::UNIQUE_VIOLATION => AuthError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "user_already_exists",
-                "User already registered",
-            ),
-            _ => err.into(),
-        })?;
-    tracing::info!(user_id = %user.id, "user signed up");
-    if settings.autoconfirm {
-        let session = state.sign_in(&mut tx, &user, "password", &client).await?;
-        tx.commit().await?;
-        return Ok(Json(session));
-    }
-    let flow = state
-        .start_flow(&mut tx, pkce.as_ref(), user.id, "email/signup")
-        .await?;
-    tx.query(
-        "update auth.users set confirmation_sent_at = now() where id = $1",
-        &[&user.id],
-    )
-    .await?;
-    state
-        .send_link(
-            &mut tx,
-            user.id,
-            MailKind::Confirmation,
+    match state
+        .register(
+            &client,
             &email,
-            flow,
+            &password,
+            &metadata,
+            pkce.as_ref(),
             query.redirect_to.as_deref(),
         )
-        .await?;
-    let user = store::user_by_id(&mut tx, user.id).await?.unwrap_or(user);
-    let body = state.user_json(&mut tx, &user).await?;
-    tx.commit().await?;
-    Ok(Json(body))
+        .await?
+    {
+        Registration::Confirmed(mut tx, user) => {
+            let session = state.sign_in(&mut tx, &user, "password", &client).await?;
+            tx.commit().await?;
+            Ok(Json(session))
+        }
+        Registration::MailSent(mut tx, user) => {
+            let body = state.user_json(&mut tx, &user).await?;
+            tx.commit().await?;
+            Ok(Json(body))
+        }
+        // Confirmation required: answer like a new sign-up, so the address's existence stays secret.
+        Registration::AlreadyRegistered => Ok(Json(obfuscated_user(&email, &metadata))),
+    }
 }
 
 fn obfuscated_user(email: &str, metadata: &Value) -> Value {
@@ -184,39 +181,10 @@ async fn password_grant(state: &AuthState, client: &Client, body: TokenBody) -> 
     if body.phone.is_some() && body.email.is_none() {
         return Err(AuthError::phone_disabled());
     }
-    let email = body
-        .email
-        .as_deref()
-        .map(|e| e.trim().to_lowercase())
-        .unwrap_or_default();
-    state.rate_limit("token", client, Some(&email)).await?;
     let password = body.password.unwrap_or_default();
-    let mut tx = state.tx("sign in with password").await?;
-    let user = if email.is_empty() {
-        None
-    } else {
-        store::user_by_email(&mut tx, &email).await?
-    };
-    if !state.check_password(&mut tx, user.as_ref(), &password).await? {
-        tracing::info!(user_id = ?user.as_ref().map(|u| u.id), reason = "invalid_credentials", "sign-in failed");
-        // The rehash branch wrote nothing; rolling back keeps the failure side-effect free.
-        return Err(AuthError::invalid_credentials());
-    }
-    let Some(user) = user else {
-        return Err(AuthError::invalid_credentials());
-    };
-    if user.email_confirmed_at.is_none() && !state.settings().autoconfirm {
-        tracing::info!(user_id = %user.id, reason = "email_not_confirmed", "sign-in failed");
-        return Err(AuthError::new(
-            StatusCode::BAD_REQUEST,
-            "email_not_confirmed",
-            "Email not confirmed",
-        ));
-    }
-    if user.is_banned() {
-        tracing::info!(user_id = %user.id, reason = "user_banned", "sign-in failed");
-        return Err(AuthError::new(StatusCode::BAD_REQUEST, "user_banned", "User is banned"));
-    }
+    let (mut tx, user) = state
+        .check_credentials(client, body.email.as_deref().unwrap_or_default(), &password)
+        .await?;
     let mut session = state.sign_in(&mut tx, &user, "password", client).await?;
     tx.commit().await?;
     let min = state.settings().min_password_length;
@@ -305,67 +273,15 @@ async fn refresh_grant(state: &AuthState, body: TokenBody) -> AuthResult<Json<Va
 }
 
 async fn pkce_grant(state: &AuthState, client: &Client, body: TokenBody) -> AuthResult<Json<Value>> {
-    let (Some(code), Some(verifier)) = (
-        body.auth_code.filter(|c| !c.is_empty()),
-        body.code_verifier.filter(|v| !v.is_empty()),
-    ) else {
-        return Err(AuthError::validation(
-            "invalid request: both auth code and code verifier should be non-empty",
-        ));
-    };
-    let mut tx = state.tx("exchange a PKCE code").await?;
-    let flow = tx
-        .query_opt(
-            "delete from auth.flow_state where auth_code = $1 and auth_code_issued_at is not null
-             returning user_id, code_challenge, code_challenge_method, authentication_method,
-                       auth_code_issued_at + make_interval(secs => $2) < now() as expired",
-            &[&code, &state.settings().flow_state_expiry.as_secs_f64()],
+    let (mut tx, user, method) = state
+        .exchange_code(
+            body.auth_code.as_deref().unwrap_or_default(),
+            body.code_verifier.as_deref().unwrap_or_default(),
         )
-        .await?
-        .ok_or_else(|| {
-            AuthError::new(
-                StatusCode::NOT_FOUND,
-                "flow_state_not_found",
-                "invalid flow state, no valid flow state found",
-            )
-        })?;
-    let expired: bool = flow.get("expired");
-    if expired {
-        tx.commit().await?;
-        return Err(AuthError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "flow_state_expired",
-            "invalid flow state, flow state has expired",
-        ));
-    }
-    let method = PkceMethod::parse(flow.get::<_, &str>("code_challenge_method")).unwrap_or(PkceMethod::S256);
-    if !method.verifies(flow.get("code_challenge"), &verifier) {
-        tx.commit().await?;
-        return Err(AuthError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_code_verifier",
-            "code challenge does not match previously saved code verifier",
-        ));
-    }
-    let user_id: uuid::Uuid = flow.get("user_id");
-    let user = store::user_by_id(&mut tx, user_id)
-        .await?
-        .ok_or_else(|| AuthError::new(StatusCode::NOT_FOUND, "user_not_found", "User not found"))?;
-    let auth_method: String = flow.get("authentication_method");
-    let session = state.sign_in(&mut tx, &user, amr_method(&auth_method), client).await?;
+        .await?;
+    let session = state.sign_in(&mut tx, &user, method, client).await?;
     tx.commit().await?;
     Ok(Json(session))
-}
-
-/// The `amr` method recorded for a flow's authentication method.
-pub(super) fn amr_method(authentication_method: &str) -> &'static str {
-    match authentication_method {
-        "recovery" => "recovery",
-        "email_change" => "email_change",
-        "invite" => "invite",
-        "magiclink" => "magiclink",
-        _ => "otp",
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -37,3 +37,25 @@ fn only_the_auth_service_and_the_demo_seeder_use_the_privileged_handle() {
         "RLS-bypassing access outside the auth service: {offenders:?}"
     );
 }
+
+#[test]
+fn the_maintenance_door_is_used_only_by_the_background_re_score() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(crates).unwrap().flatten() {
+        let src = krate.path().join("src");
+        if src.is_dir() {
+            rust_files(&src, &mut files);
+        }
+    }
+    let users: Vec<_> = files
+        .iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("begin_maintenance("))
+        .map(|f| f.strip_prefix(crates).unwrap().display().to_string())
+        .filter(|f| !f.starts_with("kith-db/"))
+        .collect();
+    assert_eq!(users, ["kith-crm/src/rescore_job.rs"]);
+    // And that module serves no route: it takes no extractor, state or request.
+    let job = std::fs::read_to_string(crates.join("kith-crm/src/rescore_job.rs")).unwrap();
+    assert!(!job.contains("axum") && !job.contains("AuthUser") && !job.contains("AppState"));
+}

@@ -166,7 +166,8 @@ impl TestApp {
             &auth_state,
             &kith_rest::RestConfig::default(),
             &HttpSettings::default(),
-        );
+        )
+        .unwrap();
         tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -280,6 +281,20 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Signs in through `/auth/v1/token` and returns the access token of that real session.
+    pub async fn sign_in_token(&self, email: &str, password: &str) -> String {
+        let body = json_body(
+            self.auth_post(
+                "/token?grant_type=password",
+                &json!({"email": email, "password": password}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        body["access_token"].as_str().unwrap().to_owned()
     }
 
     /// Signs up (autoconfirm) and returns the session body.

@@ -110,7 +110,8 @@ async fn an_unreachable_database_is_a_503_not_a_500() {
         &app.auth,
         &kith_rest::RestConfig::default(),
         &kith_http::middleware::HttpSettings::default(),
-    );
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -3,10 +3,14 @@
 
 mod helpers;
 
+mod admin;
+mod anonymous;
 mod architecture;
 mod auth;
 mod caller_scope;
 mod embedded;
 mod http_basics;
+mod mfa;
+mod org_mfa;
 mod profile;
 mod tokens;

@@ -55,6 +55,25 @@ async fn every_bad_token_is_refused_with_its_code() {
         parts[1] = &forged;
         format!("Bearer {}", parts.join("."))
     };
+    // A user cannot mint or upgrade `aal`: the claim is only as good as the signature over it.
+    let aal_upgraded = {
+        let token = sign(&claims);
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let mut upgraded = claims.clone();
+        upgraded["aal"] = json!("aal2");
+        upgraded["amr"] = json!([{"method": "totp", "timestamp": now}]);
+        let forged = b64(&upgraded.to_string());
+        parts[1] = &forged;
+        format!("Bearer {}", parts.join("."))
+    };
+    let aal_minted = {
+        let mut upgraded = claims.clone();
+        upgraded["aal"] = json!("aal2");
+        format!(
+            "Bearer {}",
+            sign_with(&upgraded, b"a-key-the-user-made-up-0123456789abcdef")
+        )
+    };
     let service_wrong_key = format!(
         "Bearer {}",
         sign_with(
@@ -95,6 +114,8 @@ async fn every_bad_token_is_refused_with_its_code() {
             "subject not a uuid",
         ),
         (service_wrong_key, "invalid_token", "service role with a wrong key"),
+        (aal_upgraded, "invalid_token", "aal upgraded in the payload"),
+        (aal_minted, "invalid_token", "aal2 token signed with a made-up key"),
     ];
     for (header, code, case) in &cases {
         expect_401(&app, Some(header), code, case).await;

@@ -1,0 +1,14 @@
+//! The web layer's integration tests, one binary: a crawler over the public site, the page headers, the JSON
+//! services' own 404s, and (with sessions) sign-in, CSRF and the signed-in shell. Each test gets a fresh database
+//! (see ../api/helpers.rs).
+
+mod browser;
+#[path = "../api/helpers.rs"]
+mod helpers;
+mod html;
+
+mod crawl;
+mod flows;
+mod security;
+mod sessions;
+mod site;
