@@ -13,11 +13,17 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Query of `GET /api/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    #[param(value_type = Uuid, required = true)]
     org_id: Option<String>,
+    /// Entries per page (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// Only entries with a smaller id (the previous page's `next_before`).
+    #[param(value_type = Option<i64>, minimum = 1)]
     before: Option<String>,
 }
 

@@ -23,7 +23,7 @@ const MAX_TAGS: usize = 50;
 const MAX_TAG_CHARS: usize = 50;
 
 /// A contact's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Not qualified yet.
@@ -54,7 +54,7 @@ impl Status {
 }
 
 /// A contact as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Contact {
     id: Uuid,
     workspace_id: Uuid,
@@ -105,16 +105,25 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Opti
 }
 
 /// `POST /api/contacts` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     workspace_id: Uuid,
+    #[schema(max_length = 200)]
     first_name: Option<String>,
+    #[schema(max_length = 200)]
     last_name: Option<String>,
+    /// An email address (lower-cased).
+    #[schema(max_length = 255)]
     email: Option<String>,
+    #[schema(max_length = 50)]
     phone: Option<String>,
+    #[schema(max_length = 200)]
     company: Option<String>,
+    #[schema(max_length = 200)]
     job_title: Option<String>,
+    /// At most 50 tags of at most 50 characters; stored lower-cased, duplicates dropped.
+    #[schema(max_items = 50)]
     tags: Option<Vec<String>>,
     status: Option<Status>,
 }
@@ -285,12 +294,19 @@ async fn read_row(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> ApiResult<
 }
 
 /// `GET /api/contacts` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Uuid, required = true)]
     workspace_id: Option<String>,
+    /// Matches names, email and company.
+    #[param(max_length = 200)]
     q: Option<String>,
+    /// Contacts per page (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The previous page's `next_cursor`.
     cursor: Option<String>,
 }
 
@@ -374,22 +390,31 @@ pub async fn read(
 }
 
 /// `PATCH /api/contacts/{id}` body: absent fields stay, `null` clears.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPatch {
     workspace_id: Option<Uuid>,
+    #[schema(max_length = 200)]
     #[serde(default, deserialize_with = "present")]
     first_name: Option<Option<String>>,
+    #[schema(max_length = 200)]
     #[serde(default, deserialize_with = "present")]
     last_name: Option<Option<String>>,
+    /// An email address (lower-cased).
+    #[schema(max_length = 255)]
     #[serde(default, deserialize_with = "present")]
     email: Option<Option<String>>,
+    #[schema(max_length = 50)]
     #[serde(default, deserialize_with = "present")]
     phone: Option<Option<String>>,
+    #[schema(max_length = 200)]
     #[serde(default, deserialize_with = "present")]
     company: Option<Option<String>>,
+    #[schema(max_length = 200)]
     #[serde(default, deserialize_with = "present")]
     job_title: Option<Option<String>>,
+    /// At most 50 tags of at most 50 characters; stored lower-cased, duplicates dropped.
+    #[schema(max_items = 50)]
     tags: Option<Vec<String>>,
     status: Option<Status>,
 }
@@ -457,7 +482,7 @@ pub async fn remove(
 }
 
 /// An interaction.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Interaction {
     id: Uuid,
     contact_id: Uuid,
@@ -509,12 +534,15 @@ pub async fn list_interactions(
 }
 
 /// `POST /api/contacts/{id}/interactions` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInteraction {
     workspace_id: Option<Uuid>,
     kind: InteractionKind,
+    /// When it happened (RFC 3339, not in the future; default now).
+    #[schema(format = DateTime)]
     occurred_at: Option<String>,
+    #[schema(max_length = 2000)]
     summary: Option<String>,
 }
 
@@ -560,9 +588,11 @@ pub async fn add_interaction(
 }
 
 /// Query of the CSV routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CsvQuery {
+    #[param(value_type = Uuid, required = true)]
     pub(crate) workspace_id: Option<String>,
 }
 

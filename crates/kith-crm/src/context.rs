@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A member's role in an organization, weakest first (the order `Ord` and Postgres' enum agree on).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgRole {
     /// Reads.
@@ -282,10 +282,12 @@ mod tests {
 }
 
 /// Query of item routes: an optional `workspace_id`, which must then be the item's.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ItemQuery {
     /// The workspace the caller expects the item in.
+    #[param(value_type = Option<Uuid>)]
     pub workspace_id: Option<String>,
 }
 

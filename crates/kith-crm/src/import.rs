@@ -32,7 +32,7 @@ pub const MAX_BYTES: usize = 50 * 1024 * 1024;
 const BATCH_ROWS: usize = 1_000;
 
 /// One row the import refused.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RowError {
     row: usize,
     field: String,

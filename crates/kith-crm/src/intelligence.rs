@@ -21,7 +21,7 @@ use std::time::Instant;
 use uuid::Uuid;
 
 /// One scored contact, as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Lead {
     /// The contact.
     pub contact_id: Uuid,
@@ -248,12 +248,20 @@ pub async fn top_leads(
 }
 
 /// `GET /api/agents/contact-intelligence` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HotLeadsQuery {
+    #[param(value_type = Uuid, required = true)]
     workspace_id: Option<String>,
+    /// Leads to return (default 10).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// Only leads scoring at least this (default 0).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 100)]
     min_score: Option<String>,
+    /// Comma-separated tiers to list, of `hot`, `warm` and `cold` (default `hot,warm`).
+    #[param(pattern = r"^\s*(hot|warm|cold)\s*(,\s*(hot|warm|cold)\s*)*$", example = "hot,warm")]
     tier: Option<String>,
 }
 
@@ -307,7 +315,7 @@ pub async fn hot_leads(
 }
 
 /// `POST /api/agents/contact-intelligence` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RescoreRequest {
     workspace_id: Uuid,

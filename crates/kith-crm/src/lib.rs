@@ -39,7 +39,7 @@ pub enum Scope {
     Item,
 }
 
-/// One `/api` route.
+/// One `/api` route: what the router, the OpenAPI document and the isolation matrix know about it.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteSpec {
     /// HTTP method.
@@ -52,6 +52,12 @@ pub struct RouteSpec {
     pub min_role: Option<OrgRole>,
     /// One line for the OpenAPI document.
     pub summary: &'static str,
+    /// The request body it reads.
+    pub body: openapi::Body,
+    /// Its query parameters, from the type the handler parses them into.
+    pub query: Option<openapi::ParamsFn>,
+    /// Its success answer.
+    pub reply: openapi::Reply,
 }
 
 const fn spec(
@@ -67,6 +73,52 @@ const fn spec(
         scope,
         min_role,
         summary,
+        body: openapi::Body::None,
+        query: None,
+        reply: openapi::Reply::NoContent,
+    }
+}
+
+impl RouteSpec {
+    /// Reads a JSON body of type `T`.
+    fn json<T: utoipa::ToSchema>(self) -> Self {
+        self.json_requiring::<T>(&[])
+    }
+
+    /// Reads a JSON body of type `T` in which this route requires `fields`.
+    fn json_requiring<T: utoipa::ToSchema>(mut self, fields: &'static [&'static str]) -> Self {
+        self.body = openapi::Body::Json(openapi::schema_of::<T>, fields);
+        self
+    }
+
+    /// Reads a CSV body.
+    fn csv(mut self) -> Self {
+        self.body = openapi::Body::Csv;
+        self
+    }
+
+    /// Parses its query into `Q`.
+    fn query<Q: utoipa::IntoParams>(mut self) -> Self {
+        self.query = Some(openapi::params_of::<Q>);
+        self
+    }
+
+    /// Answers `status` with a `T`.
+    fn returns<T: utoipa::ToSchema>(mut self, status: u16) -> Self {
+        self.reply = openapi::Reply::Json(status, openapi::schema_of::<T>);
+        self
+    }
+
+    /// Answers 200 with a list of `T`.
+    fn returns_list<T: utoipa::ToSchema>(mut self) -> Self {
+        self.reply = openapi::Reply::JsonList(openapi::schema_of::<T>);
+        self
+    }
+
+    /// Answers 200 with a non-JSON body.
+    fn returns_text(mut self, media: &'static str) -> Self {
+        self.reply = openapi::Reply::Text(media);
+        self
     }
 }
 
@@ -83,15 +135,18 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Public,
                 None,
                 "The OpenAPI 3 document of every /api route",
-            ),
+            )
+            .returns::<openapi::Document>(200),
             get(openapi::document),
         ),
         (
-            spec("GET", "/api/profile", User, None, "The caller's profile"),
+            spec("GET", "/api/profile", User, None, "The caller's profile").returns::<profile::Profile>(200),
             get(profile::get_profile),
         ),
         (
-            spec("PATCH", "/api/profile", User, None, "Update the caller's profile"),
+            spec("PATCH", "/api/profile", User, None, "Update the caller's profile")
+                .json::<profile::ProfilePatch>()
+                .returns::<profile::Profile>(200),
             patch(profile::patch_profile),
         ),
         (
@@ -101,7 +156,8 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 User,
                 None,
                 "The caller's organizations with their role",
-            ),
+            )
+            .returns_list::<organizations::Organization>(),
             get(organizations::list),
         ),
         (
@@ -111,7 +167,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 User,
                 None,
                 "Create an organization; the caller becomes its owner",
-            ),
+            )
+            .json::<organizations::NewOrganization>()
+            .returns::<organizations::Organization>(201),
             post(organizations::create),
         ),
         (
@@ -121,7 +179,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Org,
                 Some(Owner),
                 "Rename an organization",
-            ),
+            )
+            .json::<organizations::OrganizationPatch>()
+            .returns::<organizations::Organization>(200),
             patch(organizations::update),
         ),
         (
@@ -141,7 +201,8 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Org,
                 Some(Viewer),
                 "Members of an organization",
-            ),
+            )
+            .returns_list::<organizations::Member>(),
             get(organizations::members),
         ),
         (
@@ -151,7 +212,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Org,
                 Some(Admin),
                 "Change a member's role",
-            ),
+            )
+            .json::<organizations::RoleChange>()
+            .returns::<organizations::Member>(200),
             patch(organizations::change_role),
         ),
         (
@@ -171,7 +234,8 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Org,
                 Some(Admin),
                 "Pending and past invitations",
-            ),
+            )
+            .returns_list::<openapi::Invitation>(),
             get(organizations::list_invitations),
         ),
         (
@@ -181,7 +245,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Org,
                 Some(Admin),
                 "Invite an email address",
-            ),
+            )
+            .json::<organizations::NewInvitation>()
+            .returns::<openapi::NewInvitationReply>(201),
             post(organizations::invite),
         ),
         (
@@ -201,11 +267,15 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 User,
                 None,
                 "Accept an invitation addressed to the caller",
-            ),
+            )
+            .json::<organizations::Acceptance>()
+            .returns::<organizations::Organization>(200),
             post(organizations::accept_invitation),
         ),
         (
-            spec("GET", "/api/audit", Org, Some(Admin), "The organization's audit log"),
+            spec("GET", "/api/audit", Org, Some(Admin), "The organization's audit log")
+                .query::<audit::AuditQuery>()
+                .returns::<openapi::AuditPage>(200),
             get(audit::list),
         ),
         (
@@ -215,15 +285,21 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Org,
                 Some(Viewer),
                 "Workspaces of an organization",
-            ),
+            )
+            .query::<workspaces::ListQuery>()
+            .returns_list::<workspaces::Workspace>(),
             get(workspaces::list),
         ),
         (
-            spec("POST", "/api/workspaces", Org, Some(Admin), "Create a workspace"),
+            spec("POST", "/api/workspaces", Org, Some(Admin), "Create a workspace")
+                .json::<workspaces::NewWorkspace>()
+                .returns::<workspaces::Workspace>(201),
             post(workspaces::create),
         ),
         (
-            spec("PATCH", "/api/workspaces/{id}", Org, Some(Admin), "Rename a workspace"),
+            spec("PATCH", "/api/workspaces/{id}", Org, Some(Admin), "Rename a workspace")
+                .json::<workspaces::WorkspacePatch>()
+                .returns::<workspaces::Workspace>(200),
             patch(workspaces::update),
         ),
         (
@@ -243,11 +319,15 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Workspace,
                 Some(Viewer),
                 "Contacts of a workspace (q, limit, cursor)",
-            ),
+            )
+            .query::<contacts::ListQuery>()
+            .returns::<openapi::ContactPage>(200),
             get(contacts::list),
         ),
         (
-            spec("POST", "/api/contacts", Workspace, Some(Member), "Create a contact"),
+            spec("POST", "/api/contacts", Workspace, Some(Member), "Create a contact")
+                .json::<contacts::NewContact>()
+                .returns::<contacts::Contact>(201),
             post(contacts::create),
         ),
         (
@@ -257,7 +337,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Workspace,
                 Some(Viewer),
                 "Contacts as CSV",
-            ),
+            )
+            .query::<contacts::CsvQuery>()
+            .returns_text("text/csv"),
             get(contacts::export_csv),
         ),
         (
@@ -267,19 +349,26 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Workspace,
                 Some(Member),
                 "Import contacts from CSV",
-            ),
+            )
+            .query::<contacts::CsvQuery>()
+            .csv()
+            .returns::<openapi::ImportReport>(200),
             post(import::import_csv),
         ),
         (
-            spec("GET", "/api/contacts/{id}", Item, Some(Viewer), "One contact"),
+            spec("GET", "/api/contacts/{id}", Item, Some(Viewer), "One contact")
+                .query::<context::ItemQuery>()
+                .returns::<contacts::Contact>(200),
             get(contacts::read),
         ),
         (
-            spec("PATCH", "/api/contacts/{id}", Item, Some(Member), "Update a contact"),
+            spec("PATCH", "/api/contacts/{id}", Item, Some(Member), "Update a contact")
+                .json::<contacts::ContactPatch>()
+                .returns::<contacts::Contact>(200),
             patch(contacts::update),
         ),
         (
-            spec("DELETE", "/api/contacts/{id}", Item, Some(Member), "Delete a contact"),
+            spec("DELETE", "/api/contacts/{id}", Item, Some(Member), "Delete a contact").query::<context::ItemQuery>(),
             delete(contacts::remove),
         ),
         (
@@ -289,7 +378,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Item,
                 Some(Viewer),
                 "A contact's interactions",
-            ),
+            )
+            .query::<context::ItemQuery>()
+            .returns_list::<contacts::Interaction>(),
             get(contacts::list_interactions),
         ),
         (
@@ -299,7 +390,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Item,
                 Some(Member),
                 "Record an interaction",
-            ),
+            )
+            .json::<contacts::NewInteraction>()
+            .returns::<contacts::Interaction>(201),
             post(contacts::add_interaction),
         ),
         (
@@ -309,7 +402,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Workspace,
                 Some(Viewer),
                 "Hot leads with explained scores",
-            ),
+            )
+            .query::<intelligence::HotLeadsQuery>()
+            .returns::<openapi::HotLeads>(200),
             get(intelligence::hot_leads),
         ),
         (
@@ -319,7 +414,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Workspace,
                 Some(Member),
                 "Re-score a contact or the workspace",
-            ),
+            )
+            .json::<intelligence::RescoreRequest>()
+            .returns::<openapi::Rescore>(200),
             post(intelligence::rescore_route),
         ),
         (
@@ -329,7 +426,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Workspace,
                 Some(Viewer),
                 "Events overlapping a window, recurrences expanded",
-            ),
+            )
+            .query::<calendar::WindowQuery>()
+            .returns_list::<openapi::EventReply>(),
             get(calendar::list),
         ),
         (
@@ -339,7 +438,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Workspace,
                 Some(Member),
                 "Create an event",
-            ),
+            )
+            .json_requiring::<calendar::EventInput>(&["workspace_id", "title", "starts_at"])
+            .returns::<openapi::EventReply>(201),
             post(calendar::create),
         ),
         (
@@ -349,7 +450,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Workspace,
                 Some(Viewer),
                 "The workspace's events as an RFC 5545 calendar",
-            ),
+            )
+            .query::<contacts::CsvQuery>()
+            .returns_text("text/calendar"),
             get(calendar::export_ics),
         ),
         (
@@ -359,7 +462,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Item,
                 Some(Member),
                 "Update an event",
-            ),
+            )
+            .json::<calendar::EventInput>()
+            .returns::<openapi::EventReply>(200),
             patch(calendar::update),
         ),
         (
@@ -369,7 +474,8 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Item,
                 Some(Member),
                 "Delete an event",
-            ),
+            )
+            .query::<context::ItemQuery>(),
             delete(calendar::remove),
         ),
     ]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// An organization as the caller sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Organization {
     id: Uuid,
     name: String,
@@ -58,10 +58,13 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
 }
 
 /// `POST /api/organizations` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
+    /// Lower-case letters, digits and dashes; derived from the name when absent.
+    #[schema(max_length = 64, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$")]
     slug: Option<String>,
 }
 
@@ -120,9 +123,10 @@ pub async fn create_as(
 }
 
 /// `PATCH /api/organizations/{org_id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationPatch {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
 }
 
@@ -169,7 +173,7 @@ pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(org): Pa
 }
 
 /// A member of an organization.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Member {
     user_id: Uuid,
     email: Option<String>,
@@ -221,7 +225,7 @@ pub async fn members(
 }
 
 /// `PATCH /api/organizations/{org_id}/members/{user_id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
     role: OrgRole,
@@ -355,10 +359,13 @@ pub async fn list_invitations(
 }
 
 /// `POST /api/organizations/{org_id}/invitations` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInvitation {
+    /// An email address, checked as the auth service checks addresses (lower-cased).
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255)]
     email: Option<String>,
+    /// Defaults to `member`.
     #[serde(default)]
     role: Option<OrgRole>,
 }
@@ -467,9 +474,11 @@ pub async fn revoke_invitation(
 }
 
 /// `POST /api/invitations/accept` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Acceptance {
+    /// The token from the invitation.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     token: String,
 }
 

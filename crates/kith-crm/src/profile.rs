@@ -21,7 +21,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A user's profile as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     id: Uuid,
     email: Option<String>,
@@ -74,14 +74,19 @@ pub(crate) async fn get_profile(State(state): State<AppState>, user: AuthUser) -
 }
 
 /// `PATCH` body: absent fields stay as they are, `null` clears a nullable field.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProfilePatch {
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 200)]
     full_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    /// An absolute http or https URL; `null` or empty clears it.
+    #[schema(max_length = 2048)]
     avatar_url: Option<Option<String>>,
     #[serde(default)]
+    /// An IANA time zone name.
+    #[schema(examples("Europe/Berlin"))]
     timezone: Option<String>,
 }
 

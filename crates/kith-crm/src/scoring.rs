@@ -22,7 +22,7 @@ pub const HOT_SCORE: i32 = 70;
 pub const WARM_SCORE: i32 = 40;
 
 /// The kinds of interaction, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InteractionKind {
     /// An email we sent.
@@ -113,7 +113,7 @@ pub struct Touch {
 }
 
 /// Hot, warm or cold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// Score ≥ 70 and active within 14 days.
@@ -146,7 +146,7 @@ impl Tier {
 }
 
 /// One reason that made a score.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     /// Machine name, e.g. `title_seniority` or `engagement.meeting`.
     pub factor: String,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A workspace.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Workspace {
     id: Uuid,
     org_id: Uuid,
@@ -67,9 +67,11 @@ pub async fn reachable(tx: &mut CallerTx, user_id: Uuid) -> Result<Vec<Reachable
 }
 
 /// `GET /api/workspaces` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Uuid, required = true)]
     org_id: Option<String>,
 }
 
@@ -93,10 +95,11 @@ pub async fn list(
 }
 
 /// `POST /api/workspaces` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWorkspace {
     org_id: Uuid,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
 }
 
@@ -148,9 +151,10 @@ async fn admin_of(tx: &mut CallerTx, user: &AuthUser, id: Uuid) -> ApiResult<Uui
 }
 
 /// `PATCH /api/workspaces/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspacePatch {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
 }
 

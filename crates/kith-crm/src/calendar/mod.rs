@@ -35,7 +35,7 @@ const MAX_ATTENDEES: usize = 100;
 const MAX_LINKED_CONTACTS: usize = 100;
 
 /// An attendee's answer (RFC 5545 PARTSTAT).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AttendeeStatus {
     /// No answer yet.
@@ -62,10 +62,11 @@ impl AttendeeStatus {
 }
 
 /// An attendee.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attendee {
     /// Email address.
+    #[schema(min_length = 1, max_length = 255)]
     pub email: String,
     /// Display name.
     #[serde(default)]
@@ -270,11 +271,15 @@ pub async fn window(
 }
 
 /// `GET /api/calendar/events` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WindowQuery {
+    #[param(value_type = Uuid, required = true)]
     workspace_id: Option<String>,
+    /// Window start: an RFC 3339 time or a `YYYY-MM-DD` date (default now).
     from: Option<String>,
+    /// Window end, after `from`, at most 366 days later (default `from` + 7 days).
     to: Option<String>,
 }
 
@@ -323,22 +328,36 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Opti
 }
 
 /// `POST /api/calendar/events` body and `PATCH` body (absent fields stay; `null` clears optional ones).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     workspace_id: Option<Uuid>,
+    #[schema(min_length = 1, max_length = 300)]
     title: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 5000)]
     description: Option<Option<String>>,
+    /// RFC 3339 (a `YYYY-MM-DD` date for all-day events), between 1900 and 2200.
+    #[schema(format = DateTime)]
     starts_at: Option<String>,
+    /// After `starts_at` (default: an hour, or a day when all-day, later).
+    #[schema(format = DateTime)]
     ends_at: Option<String>,
     all_day: Option<bool>,
+    /// An IANA time zone name (default UTC).
+    #[schema(examples("Europe/Berlin"))]
     timezone: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 500)]
     location: Option<Option<String>>,
+    #[schema(max_items = 100)]
     attendees: Option<Vec<Attendee>>,
+    /// Contacts of the same workspace.
+    #[schema(max_items = 100)]
     contact_ids: Option<Vec<Uuid>>,
     #[serde(default, deserialize_with = "present")]
+    /// An RFC 5545 RRULE, hourly or coarser, such as `FREQ=WEEKLY;BYDAY=MO`.
+    #[schema(max_length = 500)]
     rrule: Option<Option<String>>,
 }
 
