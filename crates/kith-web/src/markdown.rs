@@ -18,6 +18,11 @@ fn safe_url(url: &str) -> bool {
         || !lower.contains(':')
 }
 
+/// `url` when it is safe to follow, else `fallback`.
+fn safe_or<'a>(url: CowStr<'a>, fallback: &'static str) -> CowStr<'a> {
+    if safe_url(&url) { url } else { CowStr::from(fallback) }
+}
+
 /// Renders `source` to HTML. A leading level-1 heading is dropped (pages print their title as the `<h1>`).
 pub fn render(source: &str) -> String {
     let mut events: Vec<Event<'_>> = Vec::new();
@@ -50,37 +55,23 @@ pub fn render(source: &str) -> String {
                 dest_url,
                 title,
                 id,
-            }) => {
-                let dest_url = if safe_url(&dest_url) {
-                    dest_url
-                } else {
-                    CowStr::from("#")
-                };
-                Event::Start(Tag::Link {
-                    link_type,
-                    dest_url,
-                    title,
-                    id,
-                })
-            }
+            }) => Event::Start(Tag::Link {
+                link_type,
+                dest_url: safe_or(dest_url, "#"),
+                title,
+                id,
+            }),
             Event::Start(Tag::Image {
                 link_type,
                 dest_url,
                 title,
                 id,
-            }) => {
-                let dest_url = if safe_url(&dest_url) {
-                    dest_url
-                } else {
-                    CowStr::from("")
-                };
-                Event::Start(Tag::Image {
-                    link_type,
-                    dest_url,
-                    title,
-                    id,
-                })
-            }
+            }) => Event::Start(Tag::Image {
+                link_type,
+                dest_url: safe_or(dest_url, ""),
+                title,
+                id,
+            }),
             Event::Start(Tag::Heading {
                 level,
                 id,
