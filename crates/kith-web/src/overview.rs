@@ -18,7 +18,7 @@ use axum::response::Response;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use kith_auth::browser::BrowserSession;
-use kith_crm::calendar::{Occurrence, window};
+use kith_crm::calendar::{Occurrence, expand, window};
 use kith_crm::context::{OrgRole, mfa_required, needs_mfa, workspace_ctx};
 use kith_crm::intelligence::top_leads;
 use kith_crm::workspaces::{Reachable, reachable};
@@ -185,8 +185,9 @@ async fn load(
     let days = week_days(Utc::now(), tz);
     let from = days.first().map_or_else(Utc::now, |d| d.1);
     let to = days.last().map_or_else(Utc::now, |d| d.2);
-    let listed = window(&mut tx, &ctx, from, to).await?;
+    let events = window(&mut tx, &ctx, from, to).await?;
     tx.commit().await?;
+    let listed = expand(events, from, to).await?;
 
     template.workspaces = options(&mine, chosen);
     template.workspace_label = template

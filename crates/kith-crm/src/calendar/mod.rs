@@ -245,14 +245,14 @@ fn expand_listing(events: Vec<Event>, from: DateTime<Utc>, to: DateTime<Utc>) ->
     }
 }
 
-/// The events of `ctx`'s workspace overlapping `[from, to)`, one entry per occurrence for recurring events,
-/// sorted by start: what `GET /api/calendar/events` and the dashboard both show.
+/// The stored events of `ctx`'s workspace that may overlap `[from, to)` (recurring ones from any start): what
+/// `GET /api/calendar/events` and the dashboard both read, to be expanded with [`expand`] once committed.
 pub async fn window(
     tx: &mut CallerTx,
     ctx: &WorkspaceCtx,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> ApiResult<Window> {
+) -> ApiResult<Vec<Event>> {
     let rows = tx
         .query(
             &format!(
@@ -263,8 +263,12 @@ pub async fn window(
             &[&ctx.workspace_id, &from, &to],
         )
         .await?;
-    let events: Vec<Event> = rows.iter().map(event).collect();
-    // Expansion is CPU work whose size the events decide: keep it off the async workers.
+    Ok(rows.iter().map(event).collect())
+}
+
+/// `events` as occurrences inside `[from, to)`, sorted by start. Expansion is CPU work whose size the events
+/// decide: it runs on a blocking thread, after the caller's transaction has given its connection back.
+pub async fn expand(events: Vec<Event>, from: DateTime<Utc>, to: DateTime<Utc>) -> ApiResult<Window> {
     tokio::task::spawn_blocking(move || expand_listing(events, from, to))
         .await
         .map_err(|e| ApiError::internal(&e))
@@ -310,8 +314,9 @@ pub async fn list(
     }
     let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
     let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
-    let listed = window(&mut tx, &ctx, from, to).await?;
+    let events = window(&mut tx, &ctx, from, to).await?;
     tx.commit().await?;
+    let listed = expand(events, from, to).await?;
     let json: Vec<Value> = listed.occurrences.iter().map(Occurrence::to_json).collect();
     let mut response = Json(json).into_response();
     if listed.truncated {
