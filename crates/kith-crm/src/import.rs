@@ -70,8 +70,6 @@ fn parse(input: impl io::Read, now: DateTime<Utc>, mut send: impl FnMut(Batch) -
             return Err(ApiError::validation("body", format!("column {name:?} appears twice")));
         }
     }
-    let column = |name: &str| header.iter().position(|h| h == name);
-    let columns: Vec<Option<usize>> = CSV_COLUMNS.iter().map(|name| column(name)).collect();
     let mut batch = Batch::default();
     let mut rows = 0;
     for record in reader.records() {
@@ -83,8 +81,11 @@ fn parse(input: impl io::Read, now: DateTime<Utc>, mut send: impl FnMut(Batch) -
                 format!("at most {MAX_ROWS} rows per import"),
             ));
         }
-        let cell = |i: usize| columns[i].and_then(|c| record.get(c)).map(str::to_owned);
-        match check(cell(0), cell(1), cell(2), cell(3), cell(4), cell(5), cell(6), cell(7)) {
+        let cell = |name: &str| {
+            let column = header.iter().position(|h| h == name)?;
+            record.get(column).map(str::to_owned)
+        };
+        match check(cell) {
             Ok(contact) => {
                 let score = scoring::score(&contact.facts(), &[], now);
                 batch.contacts.push((contact, score));
@@ -114,18 +115,10 @@ fn malformed(what: &str, err: &csv::Error) -> ApiError {
     ApiError::validation("body", reason)
 }
 
-/// One row's cells checked as `POST /api/contacts` checks them: the field and message of its first problem.
-#[allow(clippy::too_many_arguments)]
-fn check(
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    company: Option<String>,
-    job_title: Option<String>,
-    tags: Option<String>,
-    status: Option<String>,
-) -> Result<ValidContact, (String, String)> {
+/// One row's cells (by column name) checked as `POST /api/contacts` checks them: the field and message of its
+/// first problem.
+fn check(cell: impl Fn(&str) -> Option<String>) -> Result<ValidContact, (String, String)> {
+    let status = cell("status");
     let status = match status.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(Status::parse(&s).ok_or_else(|| {
@@ -135,7 +128,7 @@ fn check(
             )
         })?),
     };
-    let tags = tags.map(|t| {
+    let tags = cell("tags").map(|t| {
         t.split(';')
             .map(str::trim)
             .filter(|t| !t.is_empty())
@@ -143,12 +136,12 @@ fn check(
             .collect()
     });
     ValidContact::check(RawContact {
-        first_name,
-        last_name,
-        email,
-        phone,
-        company,
-        job_title,
+        first_name: cell("first_name"),
+        last_name: cell("last_name"),
+        email: cell("email"),
+        phone: cell("phone"),
+        company: cell("company"),
+        job_title: cell("job_title"),
         tags,
         status,
     })
