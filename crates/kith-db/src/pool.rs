@@ -67,14 +67,7 @@ impl Db {
     /// CRM routes never call this.
     pub async fn begin_privileged(&self, purpose: &'static str) -> Result<CallerTx, DbError> {
         tracing::info!(target: "kith::privileged", purpose, "privileged database access");
-        let caller = Caller::from_verified(
-            DbRole::ServiceRole,
-            None,
-            None,
-            &serde_json::json!({"role": "service_role"}),
-        )
-        .for_request("INTERNAL", purpose);
-        Ok(CallerTx::new(self.connection().await?, caller, Access::ReadWrite))
+        self.begin_service_role("INTERNAL", purpose).await
     }
 
     /// Opens a service-role transaction for background maintenance that serves no request (re-scoring contacts
@@ -82,13 +75,19 @@ impl Db {
     /// every RLS-bypassing path has a name; an architecture test keeps it out of request handlers.
     pub async fn begin_maintenance(&self, task: &'static str) -> Result<CallerTx, DbError> {
         tracing::debug!(target: "kith::maintenance", task, "maintenance database access");
+        self.begin_service_role("MAINTENANCE", task).await
+    }
+
+    /// The service-role transaction behind both named doors; `method` and `purpose` show in `request.method`
+    /// and `request.path`.
+    async fn begin_service_role(&self, method: &'static str, purpose: &'static str) -> Result<CallerTx, DbError> {
         let caller = Caller::from_verified(
             DbRole::ServiceRole,
             None,
             None,
             &serde_json::json!({"role": "service_role"}),
         )
-        .for_request("MAINTENANCE", task);
+        .for_request(method, purpose);
         Ok(CallerTx::new(self.connection().await?, caller, Access::ReadWrite))
     }
 
