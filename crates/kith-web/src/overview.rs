@@ -2,7 +2,7 @@
 //! switcher otherwise), the Hot leads panel and the "This week" calendar widget.
 //!
 //! One read-only caller transaction (`begin_as`) per page; the data comes from the same store functions the
-//! `/api` routes use (`intelligence::top_leads`, `calendar::window`, `context::workspace_ctx`), so a rule lives
+//! `/api` routes use (`intelligence::top_leads`, `calendar::window` and `expand`, `context::workspace_ctx`), so a rule lives
 //! in one place.
 
 use crate::WebState;
