@@ -12,6 +12,8 @@
 //! - The statement builds its JSON in Postgres and returns one row: (total, page count, body, location).
 
 mod call;
+#[cfg(test)]
+mod corpus;
 mod filter;
 pub mod fragment;
 mod read;
