@@ -3,7 +3,7 @@
 //! [`request`](crate::request) → [`plan`](crate::plan) → [`sql`](crate::sql) → [`exec`](crate::exec) →
 //! [`response`](crate::response).
 
-use crate::auth;
+use crate::auth::RestCaller;
 use crate::error::{RestError, RestResult};
 use crate::exec::{Outcome, Session};
 use crate::plan::{self, call::CallResult};
@@ -11,17 +11,16 @@ use crate::request::{self, ApiRequest, Media};
 use crate::response;
 use crate::schema::{SchemaCache, Table};
 use crate::sql;
-use crate::state::RestState;
-use axum::Extension;
+use crate::state::{RestService, RestState};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kith_db::{Access, Caller};
-use kith_http::AppState;
 use std::sync::Arc;
 
-/// What every handler works with once the request is read: the request, its caller, the schema cache.
+/// What every handler works with once the request is read: the request, the schema cache, the caller's
+/// session.
 struct Context<'a> {
     req: ApiRequest,
     cache: Arc<SchemaCache>,
@@ -29,62 +28,47 @@ struct Context<'a> {
     session: Session<'a>,
 }
 
-async fn context<'a>(
-    app: &'a AppState,
-    rest: &'a Arc<RestState>,
-    caller: &'a Caller,
-    parts: (Method, Uri, HeaderMap, Bytes),
-) -> RestResult<Context<'a>> {
-    let (method, uri, headers, body) = parts;
-    let req = ApiRequest::read(&rest.config.schemas, method, &uri, &headers, body)?;
-    let cache = rest.schema(&app.db).await?;
-    let session = Session {
-        db: &app.db,
-        caller,
-        statement_timeout_ms: rest.config.statement_timeout_ms,
-    };
-    Ok(Context {
-        req,
-        cache,
-        rest,
-        session,
-    })
-}
-
-/// The caller of a data API request, tagged with its method and path below `/rest/v1`.
-fn caller_of(app: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> RestResult<Caller> {
-    let path = uri.path().strip_prefix("/rest/v1").unwrap_or(uri.path());
-    auth::caller(headers, &app.verifier, method.as_str(), path)
+impl<'a> Context<'a> {
+    /// Reads the request and fetches the schema cache.
+    async fn new(
+        service: &'a RestService,
+        caller: &'a Caller,
+        (method, uri, headers, body): (Method, Uri, HeaderMap, Bytes),
+    ) -> RestResult<Self> {
+        let rest = service.rest.as_ref();
+        let req = ApiRequest::read(&rest.config.schemas, method, &uri, &headers, body)?;
+        let cache = service.rest.schema(&service.app.db).await?;
+        let session = Session {
+            db: &service.app.db,
+            caller,
+            statement_timeout_ms: rest.config.statement_timeout_ms,
+        };
+        Ok(Context {
+            req,
+            cache,
+            rest,
+            session,
+        })
+    }
 }
 
 /// `/rest/v1/{table}`: GET, HEAD, POST, PATCH, DELETE.
 pub async fn table(
-    State(app): State<AppState>,
-    Extension(rest): Extension<Arc<RestState>>,
+    State(service): State<RestService>,
+    RestCaller(caller): RestCaller,
     Path(name): Path<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        if method == Method::OPTIONS {
-            return Ok(response::options());
-        }
-        if ![Method::GET, Method::HEAD, Method::POST, Method::PATCH, Method::DELETE].contains(&method) {
-            return Err(unsupported(&method));
-        }
-        let caller = caller_of(&app, &method, &uri, &headers)?;
-        let cx = context(&app, &rest, &caller, (method, uri, headers, body)).await?;
-        let table = plan::table(&cx.cache, &cx.req, &name)?;
-        match cx.req.method {
-            Method::GET | Method::HEAD => read(&cx, table).await,
-            Method::POST => insert(&cx, table).await,
-            _ => mutate(&cx, table).await,
-        }
+) -> Result<Response, RestError> {
+    let cx = Context::new(&service, &caller, (method, uri, headers, body)).await?;
+    let table = plan::table(&cx.cache, &cx.req, &name)?;
+    match cx.req.method {
+        Method::GET | Method::HEAD => read(&cx, table).await,
+        Method::POST => insert(&cx, table).await,
+        _ => mutate(&cx, table).await,
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn read(cx: &Context<'_>, table: &Table) -> RestResult<Response> {
@@ -151,31 +135,16 @@ async fn mutate(cx: &Context<'_>, table: &Table) -> RestResult<Response> {
 
 /// `/rest/v1/rpc/{function}`: GET, HEAD, POST.
 pub async fn rpc(
-    State(app): State<AppState>,
-    Extension(rest): Extension<Arc<RestState>>,
+    State(service): State<RestService>,
+    RestCaller(caller): RestCaller,
     Path(name): Path<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        if method == Method::OPTIONS {
-            return Ok(response::options());
-        }
-        if ![Method::GET, Method::HEAD, Method::POST].contains(&method) {
-            return Err(RestError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "PGRST101",
-                format!("Cannot use the {method} method on RPC"),
-            ));
-        }
-        let caller = caller_of(&app, &method, &uri, &headers)?;
-        let cx = context(&app, &rest, &caller, (method, uri, headers, body)).await?;
-        call(&cx, &name).await
-    }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, RestError> {
+    let cx = Context::new(&service, &caller, (method, uri, headers, body)).await?;
+    call(&cx, &name).await
 }
 
 async fn call(cx: &Context<'_>, name: &str) -> RestResult<Response> {
@@ -204,27 +173,27 @@ async fn call(cx: &Context<'_>, name: &str) -> RestResult<Response> {
 
 /// `/rest/v1/`: the OpenAPI description of what the caller's role may read.
 pub async fn root(
-    State(app): State<AppState>,
-    Extension(rest): Extension<Arc<RestState>>,
+    State(service): State<RestService>,
+    caller: Result<RestCaller, RestError>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
-    let result = async {
-        if method != Method::GET && method != Method::HEAD {
-            return Err(unsupported(&method));
-        }
-        request::negotiate(request::accept(&headers).as_deref(), Media::DESCRIPTION)?;
-        let caller = caller_of(&app, &method, &uri, &headers)?;
-        let cx = context(&app, &rest, &caller, (method, uri, headers, Bytes::new())).await?;
-        let document = crate::openapi::document(&cx.cache, &cx.req.schema, caller.role().as_str());
-        Ok(response::description(&cx.req.method, &document))
-    }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, RestError> {
+    // An unacceptable `Accept` is refused before the token is looked at.
+    request::negotiate(request::accept(&headers).as_deref(), Media::DESCRIPTION)?;
+    let RestCaller(caller) = caller?;
+    let cx = Context::new(&service, &caller, (method, uri, headers, Bytes::new())).await?;
+    let document = crate::openapi::document(&cx.cache, &cx.req.schema, caller.role().as_str());
+    Ok(response::description(&cx.req.method, &document))
 }
 
-fn unsupported(method: &Method) -> RestError {
+/// `OPTIONS` on a table or function.
+pub async fn options() -> Response {
+    response::options()
+}
+
+/// A method a table (or the root) does not take: 405 PGRST117.
+pub async fn unsupported_method(method: Method) -> RestError {
     RestError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "PGRST117",
@@ -232,12 +201,20 @@ fn unsupported(method: &Method) -> RestError {
     )
 }
 
-/// Any other path under `/rest/v1`.
-pub async fn invalid_path() -> Response {
+/// A method a function does not take: 405 PGRST101.
+pub async fn unsupported_rpc_method(method: Method) -> RestError {
+    RestError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "PGRST101",
+        format!("Cannot use the {method} method on RPC"),
+    )
+}
+
+/// Any other path under `/rest/v1`: 404 PGRST125.
+pub async fn invalid_path() -> RestError {
     RestError::new(
         StatusCode::NOT_FOUND,
         "PGRST125",
         "Invalid path specified in request URL",
     )
-    .into_response()
 }

@@ -30,22 +30,43 @@ pub mod schema;
 pub mod sql;
 mod state;
 
-pub use state::{RestConfig, RestState};
+pub use state::{RestConfig, RestService, RestState};
 
-use axum::routing::any;
-use axum::{Extension, Router};
+use axum::Router;
+use axum::routing::get;
 use kith_http::AppState;
 use std::sync::Arc;
 
-/// The `/rest/v1` routes.
-pub fn routes(config: RestConfig) -> Router<AppState> {
-    let state = Arc::new(RestState::new(config));
+/// The `/rest/v1` routes, nested under their prefix with their own state, fallback (404 PGRST125) and
+/// method-not-allowed answers (405 PGRST117, PGRST101 for RPC), all in PostgREST's error shape.
+pub fn routes<S: Clone + Send + Sync + 'static>(app: AppState, config: RestConfig) -> Router<S> {
+    let state = RestService {
+        app,
+        rest: Arc::new(RestState::new(config)),
+    };
+    let root = || get(handlers::root).fallback(handlers::unsupported_method);
+    let api = Router::new()
+        .route("/", root())
+        .route(
+            "/rpc/{function}",
+            get(handlers::rpc)
+                .post(handlers::rpc)
+                .options(handlers::options)
+                .fallback(handlers::unsupported_rpc_method),
+        )
+        .route(
+            "/{table}",
+            get(handlers::table)
+                .post(handlers::table)
+                .patch(handlers::table)
+                .delete(handlers::table)
+                .options(handlers::options)
+                .fallback(handlers::unsupported_method),
+        )
+        .fallback(handlers::invalid_path)
+        .with_state(state.clone());
+    // A nested router's `/` is the prefix itself; the root with its trailing slash is routed beside it.
     Router::new()
-        .route("/rest/v1", any(handlers::root))
-        .route("/rest/v1/", any(handlers::root))
-        .route("/rest/v1/rpc/{function}", any(handlers::rpc))
-        .route("/rest/v1/{table}", any(handlers::table))
-        .route("/rest/v1/{table}/", any(handlers::invalid_path))
-        .route("/rest/v1/{table}/{*rest}", any(handlers::invalid_path))
-        .layer(Extension(state))
+        .nest("/rest/v1", api)
+        .route("/rest/v1/", root().with_state(state))
 }

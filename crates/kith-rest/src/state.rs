@@ -3,7 +3,9 @@
 
 use crate::error::RestError;
 use crate::schema::SchemaCache;
+use axum::extract::FromRef;
 use kith_db::Db;
+use kith_http::AppState;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -26,6 +28,28 @@ impl Default for RestConfig {
             max_rows: 1000,
             statement_timeout_ms: 8000,
         }
+    }
+}
+
+/// The state `/rest/v1` handlers are given: the application's (pool, verifier) and the data API's own. A
+/// router without it does not compile, where a missing `Extension` layer was a 500 at run time.
+#[derive(Debug, Clone)]
+pub struct RestService {
+    /// The pool and the token verifier.
+    pub app: AppState,
+    /// Settings and schema cache.
+    pub rest: Arc<RestState>,
+}
+
+impl FromRef<RestService> for AppState {
+    fn from_ref(service: &RestService) -> Self {
+        service.app.clone()
+    }
+}
+
+impl FromRef<RestService> for Arc<RestState> {
+    fn from_ref(service: &RestService) -> Self {
+        service.rest.clone()
     }
 }
 
