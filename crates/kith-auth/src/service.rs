@@ -14,6 +14,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use kith_db::identity::JwtVerifier;
 use kith_db::{CallerTx, Db};
+use kith_http::BearerToken;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::net::{IpAddr, SocketAddr};
@@ -686,32 +687,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AuthJson<T> {
     }
 }
 
-/// The bearer token of a request: `Authorization: Bearer`, else the `apikey` header (as Supabase's gateway
-/// forwards it). 401 `no_authorization` when neither is usable.
-pub fn bearer(headers: &HeaderMap) -> AuthResult<&str> {
-    let missing = || {
-        AuthError::new(
+/// The bearer token of a request, read by the one parser every surface shares; 401 `no_authorization` when
+/// there is none or it cannot be read (Supabase Auth makes no finer distinction).
+pub fn bearer(headers: &HeaderMap) -> AuthResult<BearerToken> {
+    match BearerToken::from_headers(headers) {
+        Ok(Some(token)) => Ok(token),
+        Ok(None) | Err(_) => Err(AuthError::new(
             StatusCode::UNAUTHORIZED,
             "no_authorization",
             "This endpoint requires a valid Bearer token",
-        )
-    };
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().map_err(|_| missing())?;
-        return match value.split_once(' ') {
-            Some((scheme, token))
-                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() && !token.trim().contains(' ') =>
-            {
-                Ok(token.trim())
-            }
-            _ => Err(missing()),
-        };
+        )),
     }
-    headers
-        .get("apikey")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty())
-        .ok_or_else(missing)
 }
 
 /// The signed-in user of a request, as `GET /user` and friends require it.
@@ -728,7 +714,7 @@ pub struct CurrentUser {
 /// Verifies the request's token and loads its user and session, with Supabase Auth's errors.
 pub async fn current_user(state: &AuthState, tx: &mut CallerTx, headers: &HeaderMap) -> AuthResult<CurrentUser> {
     let token = bearer(headers)?;
-    let caller = state.verifier().verify(token).map_err(|err| {
+    let caller = token.verify(state.verifier()).map_err(|err| {
         tracing::info!(reason = %err, "token refused");
         AuthError::bad_jwt(err)
     })?;

@@ -76,11 +76,9 @@ pub fn caller(headers: &HeaderMap, verifier: &JwtVerifier, method: &str, path: &
                 tracing::info!(reason = %err, "data API token refused");
                 match err {
                     TokenError::Expired => RestError::jwt("PGRST303", "JWT expired"),
-                    TokenError::Invalid("token is not valid yet") => RestError::jwt("PGRST303", "JWT not yet valid"),
-                    TokenError::Invalid("token signature is invalid") => {
-                        RestError::jwt("PGRST301", "JWT cryptographic operation failed")
-                    }
-                    TokenError::Invalid(reason) => RestError::jwt("PGRST301", &format!("Invalid JWT: {reason}")),
+                    TokenError::NotYetValid => RestError::jwt("PGRST303", "JWT not yet valid"),
+                    TokenError::BadSignature => RestError::jwt("PGRST301", "JWT cryptographic operation failed"),
+                    refused => RestError::jwt("PGRST301", &format!("Invalid JWT: {refused}")),
                 }
             })?
         }

@@ -19,3 +19,4 @@ mod profile;
 mod resilience;
 mod restart;
 mod tokens;
+mod two_nodes;
