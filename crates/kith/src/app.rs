@@ -27,7 +27,7 @@ pub fn router(state: AppState, auth: &AuthState, rest: &RestConfig, http: &HttpS
             mailer: auth.mailer().clone(),
             site_url: auth.settings().site_url.clone(),
         }))))
-        .merge(kith_rest::routes(rest.clone()))
+        .merge(kith_rest::routes(state.clone(), rest.clone()))
         .merge(kith_web::routes(web))
         .fallback(kith_web::fallback);
     Ok(middleware::apply(routes, http).with_state(state))
