@@ -81,6 +81,8 @@ pub enum Item {
     Contact,
     /// `public.calendar_events`.
     Event,
+    /// `public.interactions`.
+    Interaction,
 }
 
 impl Item {
@@ -88,6 +90,7 @@ impl Item {
         match self {
             Item::Contact => "public.contacts",
             Item::Event => "public.calendar_events",
+            Item::Interaction => "public.interactions",
         }
     }
 }
