@@ -53,6 +53,25 @@ pub struct Received {
     pub md5: String,
 }
 
+/// How much of a refused body is still read (and thrown away) so the client, still sending, gets to read the
+/// answer instead of a reset connection. Past it, the connection is simply closed.
+pub const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Reads and discards up to `limit` bytes of what is left of `body`.
+pub async fn drain<S, E>(body: S, limit: u64)
+where
+    S: Stream<Item = Result<Bytes, E>>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut seen: u64 = 0;
+    while seen <= limit {
+        match body.next().await {
+            Some(Ok(chunk)) => seen += chunk.len() as u64,
+            _ => return,
+        }
+    }
+}
+
 /// A new object version id: 32 lowercase hex digits.
 pub fn new_version() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -98,11 +117,12 @@ impl FileStore {
         let file = PendingFile::new(path);
         let mut size: u64 = 0;
         let mut hasher = Md5::new();
-        let mut body = std::pin::pin!(body);
+        let mut body = Box::pin(body);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|err| StorageError::invalid(format!("The upload could not be read: {err}")))?;
             size = size.saturating_add(chunk.len() as u64);
             if size > limit {
+                drain(body, DRAIN_LIMIT).await;
                 return Err(StorageError::too_large());
             }
             hasher.update(&chunk);

@@ -212,7 +212,10 @@ async fn multipart_upload(
                 Some(m) => mime(m.as_ref())?,
                 None => "application/octet-stream".to_owned(),
             };
-            check(&declared).await?;
+            if let Err(err) = check(&declared).await {
+                crate::files::drain(field, crate::files::DRAIN_LIMIT).await;
+                return Err(err);
+            }
             let received = state.files.receive(field, state.max_file_size).await?;
             return Ok((declared, received));
         }
@@ -284,11 +287,23 @@ async fn store(
         let check = async |d: &Declared| precheck(&app, &caller, mode, &bucket, &name, d, 0).await;
         multipart_upload(&state, body, content_type, declared, check).await?
     } else {
-        declared.mimetype = mime(content_type)?;
-        if declared_size > state.max_file_size {
-            return Err(StorageError::too_large());
+        let refused = match mime(content_type) {
+            Ok(m) => {
+                declared.mimetype = m;
+                if declared_size > state.max_file_size {
+                    Err(StorageError::too_large())
+                } else {
+                    precheck(&app, &caller, mode, &bucket, &name, &declared, declared_size).await
+                }
+            }
+            Err(err) => Err(err),
+        };
+        if let Err(err) = refused {
+            if declared_size <= crate::files::DRAIN_LIMIT {
+                crate::files::drain(body.into_data_stream(), crate::files::DRAIN_LIMIT).await;
+            }
+            return Err(err);
         }
-        precheck(&app, &caller, mode, &bucket, &name, &declared, declared_size).await?;
         let received = state
             .files
             .receive(body.into_data_stream(), state.max_file_size)

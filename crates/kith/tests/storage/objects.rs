@@ -394,3 +394,29 @@ async fn multipart_uploads_take_the_files_type_and_fields() {
     .await;
     assert_eq!(info["metadata"], json!({"k": "v"}));
 }
+
+#[tokio::test]
+async fn cors_preflights_allow_the_headers_storage_js_sends() {
+    let s = StorageApp::spawn(1 << 20).await;
+    let response = s
+        .app
+        .http
+        .request(Method::OPTIONS, format!("{}/object/b/x.txt", s.url))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,apikey,x-client-info,x-upsert,x-metadata,cache-control,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let allowed = response.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for header in ["x-upsert", "x-metadata", "cache-control", "authorization", "apikey"] {
+        assert!(allowed.contains(header), "{header} not in {allowed}");
+    }
+}
