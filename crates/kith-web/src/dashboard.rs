@@ -32,6 +32,18 @@ pub async fn dashboard(State(state): State<WebState>, mut visitor: Visitor, uri:
             let response = crate::overview::show(&state, &mut visitor, &session, uri.query()).await;
             visitor.finish(response)
         }
+        "/dashboard/settings" => {
+            let response = crate::settings::show(&state, &mut visitor, &session, uri.query()).await;
+            visitor.finish(response)
+        }
+        // A form action opened directly: back to the page that holds the form.
+        path if path.starts_with("/dashboard/settings/") => visitor.finish(
+            (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, HeaderValue::from_static("/dashboard/settings"))],
+            )
+                .into_response(),
+        ),
         // The first step's form action, opened directly: back to the page that holds the form.
         "/dashboard/organizations" => visitor.finish(
             (

@@ -81,6 +81,7 @@ impl OverviewPage {
         let mut chrome = Chrome::new("Overview", "Your Kith overview.", "");
         chrome.csrf = visitor.csrf();
         chrome.user_email = Some(session.email.clone());
+        chrome.dashboard = "overview";
         OverviewPage {
             chrome,
             email: session.email.clone(),

@@ -31,6 +31,9 @@ pub struct Chrome {
     pub csrf: String,
     /// A public page seen with a session cookie: the header links to the dashboard.
     pub maybe_signed_in: bool,
+    /// Which dashboard page this is (`overview`, `settings`, …), empty outside the dashboard: the dashboard's
+    /// own navigation is shown when set.
+    pub dashboard: &'static str,
     /// Kith's version.
     pub version: &'static str,
 }
@@ -47,6 +50,7 @@ impl Chrome {
             user_email: None,
             csrf: String::new(),
             maybe_signed_in: false,
+            dashboard: "",
             version: env!("CARGO_PKG_VERSION"),
         }
     }

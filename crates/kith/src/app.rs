@@ -17,7 +17,7 @@ pub fn router(state: AppState, auth: &AuthState, rest: &RestConfig, http: &HttpS
             site_url: auth.settings().site_url.clone(),
         },
         auth.clone(),
-        state.db.clone(),
+        state.clone(),
     )
     .map_err(|err| anyhow::anyhow!("the site's content cannot be loaded: {err}"))?;
     let routes = Router::new()

@@ -6,10 +6,12 @@ mod browser;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod html;
+mod world;
 
 mod crawl;
 mod dashboard;
 mod flows;
 mod security;
 mod sessions;
+mod settings;
 mod site;
