@@ -254,3 +254,181 @@ pub async fn invitation(tx: &mut CallerTx, org_id: Uuid, id: Uuid) -> Result<Opt
         })
     }))
 }
+
+/// A contact with its stored score and the reasons behind it (the contact page).
+#[derive(Debug, Clone)]
+pub struct ContactDetail {
+    /// The contact.
+    pub id: Uuid,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Status.
+    pub status: String,
+    /// Stored score, 0–100.
+    pub score: i32,
+    /// Stored tier.
+    pub tier: String,
+    /// The score's reasons, largest first.
+    pub reasons: Vec<crate::scoring::Reason>,
+    /// Newest interaction.
+    pub last_interaction_at: Option<DateTime<Utc>>,
+}
+
+/// One contact of the context's workspace (`None` when it is not there or not visible).
+pub async fn contact_detail(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> Result<Option<ContactDetail>, DbError> {
+    let row = tx
+        .query_opt(
+            "select id, first_name, last_name, email, phone, company, job_title, tags, status, score, tier,
+                    score_reasons, last_interaction_at
+               from public.contacts where workspace_id = $1 and id = $2",
+            &[&ctx.workspace_id, &id],
+        )
+        .await?;
+    Ok(row.map(|row| ContactDetail {
+        id: row.get("id"),
+        first_name: row.get("first_name"),
+        last_name: row.get("last_name"),
+        email: row.get("email"),
+        phone: row.get("phone"),
+        company: row.get("company"),
+        job_title: row.get("job_title"),
+        tags: row.get("tags"),
+        status: row.get("status"),
+        score: row.get("score"),
+        tier: row.get("tier"),
+        reasons: serde_json::from_value(row.get("score_reasons")).unwrap_or_default(),
+        last_interaction_at: row.get("last_interaction_at"),
+    }))
+}
+
+/// One interaction on a contact's timeline.
+#[derive(Debug, Clone)]
+pub struct TimelineEntry {
+    /// The interaction.
+    pub id: Uuid,
+    /// Its kind (`meeting`, `call`, …).
+    pub kind: String,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// What happened.
+    pub summary: Option<String>,
+}
+
+/// A contact's interactions, newest first, at most `limit` (capped at 500).
+pub async fn timeline(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    contact_id: Uuid,
+    limit: i64,
+) -> Result<Vec<TimelineEntry>, DbError> {
+    let rows = tx
+        .query(
+            "select id, kind, occurred_at, summary from public.interactions
+              where workspace_id = $1 and contact_id = $2
+              order by occurred_at desc, id desc limit $3",
+            &[&ctx.workspace_id, &contact_id, &limit.clamp(1, 500)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| TimelineEntry {
+            id: row.get("id"),
+            kind: row.get("kind"),
+            occurred_at: row.get("occurred_at"),
+            summary: row.get("summary"),
+        })
+        .collect())
+}
+
+/// An event as its edit form shows it.
+#[derive(Debug, Clone)]
+pub struct EventView {
+    /// The event.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Start (of the series).
+    pub starts_at: DateTime<Utc>,
+    /// End (of the first occurrence).
+    pub ends_at: DateTime<Utc>,
+    /// All day.
+    pub all_day: bool,
+    /// IANA zone.
+    pub timezone: String,
+    /// Location.
+    pub location: Option<String>,
+    /// Attendees' addresses.
+    pub attendees: Vec<String>,
+    /// RRULE, if recurring.
+    pub rrule: Option<String>,
+    /// Linked contacts.
+    pub contact_ids: Vec<Uuid>,
+}
+
+/// One event of the context's workspace (`None` when not there or not visible).
+pub async fn event(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> Result<Option<EventView>, DbError> {
+    let row = tx
+        .query_opt(
+            "select e.id, e.title, e.description, e.starts_at, e.ends_at, e.all_day, e.timezone, e.location,
+                    e.attendees, e.rrule,
+                    coalesce((select array_agg(ec.contact_id order by ec.contact_id) from public.event_contacts ec
+                              where ec.event_id = e.id and ec.workspace_id = e.workspace_id), '{}') as contact_ids
+               from public.calendar_events e where e.workspace_id = $1 and e.id = $2",
+            &[&ctx.workspace_id, &id],
+        )
+        .await?;
+    Ok(row.map(|row| {
+        let attendees: serde_json::Value = row.get("attendees");
+        EventView {
+            id: row.get("id"),
+            title: row.get("title"),
+            description: row.get("description"),
+            starts_at: row.get("starts_at"),
+            ends_at: row.get("ends_at"),
+            all_day: row.get("all_day"),
+            timezone: row.get("timezone"),
+            location: row.get("location"),
+            attendees: attendees
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|a| a["email"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            rrule: row.get("rrule"),
+            contact_ids: row.get("contact_ids"),
+        }
+    }))
+}
+
+/// Contacts to link an event to: `(id, name or email)`, best scored first, at most `limit` (capped at 500).
+pub async fn contact_choices(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    limit: i64,
+) -> Result<Vec<(Uuid, String)>, DbError> {
+    let rows = tx
+        .query(
+            "select id, coalesce(nullif(trim(concat_ws(' ', first_name, last_name)), ''), email, 'Unnamed contact') as label
+               from public.contacts where workspace_id = $1
+              order by score desc, id limit $2",
+            &[&ctx.workspace_id, &limit.clamp(1, 500)],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (row.get("id"), row.get("label"))).collect())
+}

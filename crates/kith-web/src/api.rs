@@ -11,8 +11,8 @@ use kith_auth::browser::BrowserSession;
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// Largest answer read back from an internal call (an export is streamed elsewhere; these are small JSON bodies).
-const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+/// Largest answer read back from an internal call (a workspace's CSV export is the largest).
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
 /// An `/api` or `/auth/v1` refusal, as a page shows it.
 #[derive(Debug, Clone)]
@@ -71,6 +71,23 @@ pub async fn call(
     path: &str,
     body: Option<&Value>,
 ) -> Result<Value, Refusal> {
+    let body = body.map(|json| ("application/json", json.to_string().into_bytes()));
+    let (_, bytes) = call_raw(state, session, method, path, body).await?;
+    Ok(if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    })
+}
+
+/// Calls `method path` with a body of the given content type; the answer's headers and bytes on success.
+pub async fn call_raw(
+    state: &WebState,
+    session: &BrowserSession,
+    method: Method,
+    path: &str,
+    body: Option<(&'static str, Vec<u8>)>,
+) -> Result<(axum::http::HeaderMap, axum::body::Bytes), Refusal> {
     let claims: Value = serde_json::from_str(session.caller.claims_json()).map_err(|_| Refusal::internal())?;
     let token = state.auth().signer().sign(&claims).map_err(|err| {
         tracing::error!(error = %err, "cannot sign the page's access token");
@@ -81,9 +98,9 @@ pub async fn call(
         .uri(path)
         .header(header::AUTHORIZATION, format!("Bearer {token}"));
     let body = match body {
-        Some(json) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Body::from(json.to_string())
+        Some((content_type, bytes)) => {
+            request = request.header(header::CONTENT_TYPE, content_type);
+            Body::from(bytes)
         }
         None => Body::empty(),
     };
@@ -93,19 +110,15 @@ pub async fn call(
         Err(never) => match never {},
     };
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_ANSWER_BYTES)
         .await
         .map_err(|_| Refusal::internal())?;
-    let json: Value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-    };
     if status.is_success() {
-        Ok(json)
-    } else {
-        Err(Refusal::from_answer(status, &json))
+        return Ok((parts.headers, bytes));
     }
+    let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Err(Refusal::from_answer(status, &json))
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ mod api;
 pub mod api_reference;
 pub mod assets;
 mod auth_pages;
+mod calendar;
+mod contacts;
 pub mod content;
+mod current;
 mod dashboard;
 pub mod errors;
 pub mod markdown;
@@ -163,6 +166,23 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route(
             "/dashboard/organizations",
             get(dashboard::dashboard).post(overview::create_organization),
+        )
+        .route("/dashboard/contacts", get(dashboard::dashboard).post(contacts::create))
+        .route(
+            "/dashboard/contacts/import",
+            get(dashboard::dashboard).post(contacts::import),
+        )
+        .route(
+            "/dashboard/contacts/{*rest}",
+            get(dashboard::dashboard).post(contacts::item_action),
+        )
+        .route(
+            "/dashboard/calendar/events",
+            get(dashboard::dashboard).post(calendar::submit_new),
+        )
+        .route(
+            "/dashboard/calendar/events/{*rest}",
+            get(dashboard::dashboard).post(calendar::submit),
         )
         .route(
             "/dashboard/settings/{*action}",

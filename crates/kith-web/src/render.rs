@@ -25,6 +25,8 @@ pub struct Chrome {
     pub css: String,
     /// Versioned icon URL.
     pub icon: String,
+    /// Versioned URL of the dashboard's script (keyboard shortcuts).
+    pub js: String,
     /// The signed-in user's email.
     pub user_email: Option<String>,
     /// The CSRF token of the visitor's forms.
@@ -47,6 +49,7 @@ impl Chrome {
             section,
             css: crate::assets::url("site.css"),
             icon: crate::assets::url("icon.svg"),
+            js: crate::assets::url("dashboard.js"),
             user_email: None,
             csrf: String::new(),
             maybe_signed_in: false,

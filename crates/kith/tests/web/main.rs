@@ -8,6 +8,8 @@ mod helpers;
 mod html;
 mod world;
 
+mod calendar;
+mod contacts;
 mod crawl;
 mod dashboard;
 mod flows;
