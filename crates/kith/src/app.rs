@@ -29,7 +29,7 @@ pub fn router_with_storage(
             site_url: auth.settings().site_url.clone(),
         },
         auth.clone(),
-        state.db.clone(),
+        state.clone(),
     )
     .map_err(|err| anyhow::anyhow!("the site's content cannot be loaded: {err}"))?;
     let routes = Router::new()
