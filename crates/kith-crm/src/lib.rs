@@ -8,7 +8,6 @@ pub mod audit;
 pub mod calendar;
 pub mod contacts;
 pub mod context;
-pub mod demo;
 pub mod import;
 pub mod input;
 pub mod intelligence;
