@@ -12,6 +12,7 @@ pub mod identity;
 pub mod migrate;
 mod pool;
 mod privileged;
+pub mod tls;
 mod tx;
 
 pub use caller::{Caller, DbRole, RequestMeta};

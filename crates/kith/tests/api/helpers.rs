@@ -56,7 +56,7 @@ fn template_name() -> String {
 }
 
 /// Creates (once per cluster) a migrated template, then a fresh database cloned from it.
-async fn fresh_database() -> String {
+pub async fn fresh_database() -> String {
     let admin = connect(&admin_config()).await;
     let template = template_name();
     admin

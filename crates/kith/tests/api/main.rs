@@ -20,3 +20,4 @@ mod profile;
 mod resilience;
 mod restart;
 mod tokens;
+mod two_nodes;
