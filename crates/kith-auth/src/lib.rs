@@ -18,7 +18,6 @@ pub mod audit;
 pub mod browser;
 pub mod config;
 pub mod error;
-pub mod mailer;
 pub mod mfa;
 pub mod password;
 mod rate_limit;
@@ -29,5 +28,7 @@ pub mod signing;
 mod store;
 pub mod users;
 
+/// Outgoing mail lives a floor below, in `kith-mail`; re-exported under its old name.
+pub use kith_mail as mailer;
 pub use routes::routes;
 pub use service::AuthState;

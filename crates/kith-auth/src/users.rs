@@ -78,21 +78,4 @@ fn from_auth(err: &AuthError) -> CreateUserError {
     }
 }
 
-/// A deliberately loose check: one `@`, a non-empty local part, a dotted domain without empty labels, and none
-/// of the characters that would let an address smuggle a second one into a mail header.
-pub fn looks_like_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && !domain.contains("..")
-                && !email
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
-        }
-        None => false,
-    }
-}
+pub use kith_mail::looks_like_email;
