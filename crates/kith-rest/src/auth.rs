@@ -46,7 +46,7 @@ fn bearer_problem(problem: BearerProblem) -> RestError {
 fn token_error(err: TokenError) -> RestError {
     tracing::info!(reason = %err, "data API token refused");
     match err {
-        TokenError::Expired => RestError::jwt("PGRST303", "JWT expired"),
+        TokenError::Expired => RestError::jwt_expired(),
         TokenError::NotYetValid => RestError::jwt("PGRST303", "JWT not yet valid"),
         TokenError::BadSignature => RestError::jwt("PGRST301", "JWT cryptographic operation failed"),
         TokenError::UnknownKey | TokenError::Malformed(_) | TokenError::Claims(_) => {
