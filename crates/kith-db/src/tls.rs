@@ -90,7 +90,27 @@ enum Roots {
 #[derive(Clone)]
 pub struct Tls {
     mode: SslMode,
-    connector: MakeRustlsConnect,
+    connector: Connector,
+}
+
+/// The rustls connector, usable for Unix sockets too: tokio-postgres asks for a connector (with an empty host
+/// name) before it looks at the TLS mode, and an empty name is not a valid server name. A Unix-socket target's
+/// mode is `disable`, so that connector is never used.
+#[derive(Clone)]
+pub struct Connector(MakeRustlsConnect);
+
+impl<S> tokio_postgres::tls::MakeTlsConnect<S> for Connector
+where
+    MakeRustlsConnect: tokio_postgres::tls::MakeTlsConnect<S>,
+{
+    type Stream = <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<S>>::Stream;
+    type TlsConnect = <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<S>>::TlsConnect;
+    type Error = <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(&mut self, hostname: &str) -> Result<Self::TlsConnect, Self::Error> {
+        let hostname = if hostname.is_empty() { "localhost" } else { hostname };
+        self.0.make_tls_connect(hostname)
+    }
 }
 
 impl std::fmt::Debug for Tls {
@@ -199,7 +219,7 @@ impl Tls {
             .with_no_client_auth();
         Ok(Tls {
             mode,
-            connector: MakeRustlsConnect::new(config),
+            connector: Connector(MakeRustlsConnect::new(config)),
         })
     }
 
@@ -209,7 +229,7 @@ impl Tls {
     }
 
     /// The connector to hand to tokio-postgres or the pool.
-    pub fn connector(&self) -> MakeRustlsConnect {
+    pub fn connector(&self) -> Connector {
         self.connector.clone()
     }
 

@@ -438,7 +438,6 @@ pub(super) async fn invite(
     .await?;
     let user = admin::load_user(&mut tx, user.id).await?;
     let body = state.user_json(&mut tx, &user).await?;
-    tx.commit().await?;
-    state.deliver(&mail).await?;
+    state.commit_and_send(tx, Some(mail)).await?;
     Ok(Json(body))
 }

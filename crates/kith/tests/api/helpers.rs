@@ -157,7 +157,7 @@ impl TestApp {
             db: db.clone(),
             verifier: verifier.clone(),
         };
-        let mailer = Mailer::new(None, &auth.mail_from, auth.outbox_dir.clone()).unwrap();
+        let mailer = Mailer::new(auth.smtp_url.as_deref(), &auth.mail_from, auth.outbox_dir.clone()).unwrap();
         let auth_state = AuthState::new(db.clone(), verifier, Signer::new(SECRET.as_bytes()), auth, mailer)
             .await
             .unwrap();

@@ -12,6 +12,7 @@ mod caller_scope;
 mod embedded;
 mod http_basics;
 mod limits;
+mod mail;
 mod metrics;
 mod mfa;
 mod org_mfa;
