@@ -14,6 +14,7 @@ pub mod input;
 pub mod intelligence;
 pub mod openapi;
 pub mod organizations;
+pub mod pages;
 pub mod profile;
 pub mod rescore_job;
 pub mod scoring;
