@@ -2,11 +2,12 @@
 -- (issue 15 items 1 and 2).
 --
 -- 0001 revoked EXECUTE from PUBLIC on every function the schema owner would ever create: an app's functions then
--- answered `42501 permission denied for function` through /rest/v1 and inside its own policies. Supabase lets
--- the API roles execute what is created in `public`; so does Kith now (PostgreSQL applies per-schema defaults on
--- top of the database-wide revoke, which keeps closing every other schema, Kith's own included). Kith's
--- existing functions are unaffected: default privileges apply to new objects only.
-alter default privileges in schema public grant execute on functions to anon, authenticated, service_role;
+-- answered `42501 permission denied for function` through /rest/v1 and inside its own policies. In `public`,
+-- every role may execute a new function again, as in PostgreSQL and Supabase, and an app's
+-- `revoke execute … from public` closes it again as it expects (PostgreSQL adds per-schema defaults to the
+-- database-wide revoke, which keeps every other schema, Kith's own included, closed). Kith's existing functions
+-- are unaffected: default privileges apply to new objects only.
+alter default privileges in schema public grant execute on functions to public;
 
 -- The `extensions` schema, as Supabase opens it: the API roles may use it and call what extensions install
 -- there (`extensions.digest`, citext's operators, …), now and later.
