@@ -32,6 +32,80 @@ pub async fn dashboard(State(state): State<WebState>, mut visitor: Visitor, uri:
             let response = crate::overview::show(&state, &mut visitor, &session, uri.query()).await;
             visitor.finish(response)
         }
+        "/dashboard/contacts" => {
+            let response = crate::contacts::list(&state, &mut visitor, &session, uri.query()).await;
+            visitor.finish(response)
+        }
+        "/dashboard/contacts/new" => {
+            let response = crate::contacts::new_form(&state, &mut visitor, &session, uri.query()).await;
+            visitor.finish(response)
+        }
+        "/dashboard/contacts/import" => {
+            let response = crate::contacts::import_form(&state, &mut visitor, &session, uri.query()).await;
+            visitor.finish(response)
+        }
+        "/dashboard/contacts/export.csv" => {
+            let response = crate::contacts::export(&state, &visitor, &session, uri.query()).await;
+            visitor.finish(response)
+        }
+        path if path.starts_with("/dashboard/contacts/") => {
+            let rest = &path["/dashboard/contacts/".len()..];
+            match rest.split_once('/') {
+                // A contact's form action opened directly: back to the contact.
+                Some((id, _)) => visitor.finish(
+                    (
+                        StatusCode::SEE_OTHER,
+                        [(
+                            header::LOCATION,
+                            HeaderValue::from_str(&format!(
+                                "/dashboard/contacts/{}",
+                                url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+                            ))
+                            .unwrap_or(HeaderValue::from_static("/dashboard/contacts")),
+                        )],
+                    )
+                        .into_response(),
+                ),
+                None => {
+                    let response = crate::contacts::show(&state, &mut visitor, &session, rest, uri.query()).await;
+                    visitor.finish(response)
+                }
+            }
+        }
+        "/dashboard/calendar" => {
+            let response = crate::calendar::show(&state, &mut visitor, &session, uri.query()).await;
+            visitor.finish(response)
+        }
+        "/dashboard/calendar/events.ics" => {
+            let response = crate::calendar::ics(&state, &visitor, &session, uri.query()).await;
+            visitor.finish(response)
+        }
+        // The new-event form's action, opened directly: back to the page that holds the form.
+        "/dashboard/calendar/events" => visitor.finish(
+            (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, HeaderValue::from_static("/dashboard/calendar"))],
+            )
+                .into_response(),
+        ),
+        path if path.starts_with("/dashboard/calendar/events/") => {
+            let rest = &path["/dashboard/calendar/events/".len()..];
+            let id = rest.split('/').next().unwrap_or_default().to_owned();
+            let response = crate::calendar::edit(&state, &mut visitor, &session, &id).await;
+            visitor.finish(response)
+        }
+        "/dashboard/settings" => {
+            let response = crate::settings::show(&state, &mut visitor, &session, uri.query()).await;
+            visitor.finish(response)
+        }
+        // A form action opened directly: back to the page that holds the form.
+        path if path.starts_with("/dashboard/settings/") => visitor.finish(
+            (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, HeaderValue::from_static("/dashboard/settings"))],
+            )
+                .into_response(),
+        ),
         // The first step's form action, opened directly: back to the page that holds the form.
         "/dashboard/organizations" => visitor.finish(
             (

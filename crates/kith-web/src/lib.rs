@@ -6,10 +6,14 @@
 //! data only through `begin_as`, exactly like `/api`. The cookie is never a credential for `/api`, `/auth/v1` or
 //! `/rest/v1`: those routers never read it.
 
+mod api;
 pub mod api_reference;
 pub mod assets;
 mod auth_pages;
+mod calendar;
+mod contacts;
 pub mod content;
+mod current;
 mod dashboard;
 pub mod errors;
 pub mod markdown;
@@ -17,14 +21,17 @@ mod overview;
 mod pages;
 mod render;
 pub mod session;
+mod settings;
 
 pub use content::Site;
 pub use render::Chrome;
 
-use axum::Router;
 use axum::routing::get;
+use axum::{Extension, Router};
 use kith_auth::AuthState;
+use kith_crm::organizations::InvitationMail;
 use kith_db::Db;
+use kith_http::AppState;
 use session::CookieNames;
 use std::sync::Arc;
 
@@ -49,14 +56,25 @@ struct Inner {
     auth: AuthState,
     db: Db,
     cookies: CookieNames,
+    /// `/api` and `/auth/v1`, for the dashboard's writes (see `api.rs`).
+    api_router: Router,
 }
 
 impl WebState {
-    /// Loads and renders the site's content once; sessions go through `auth`, data through `db.begin_as`.
-    pub fn new(settings: WebSettings, auth: AuthState, db: Db) -> Result<Self, String> {
+    /// Loads and renders the site's content once; sessions go through `auth`, data through `begin_as` on the
+    /// application's pool, writes through the `/api` handlers (`app`) in process.
+    pub fn new(settings: WebSettings, auth: AuthState, app: AppState) -> Result<Self, String> {
         let site = Site::load()?;
         let api = api_reference::ApiReference::from_openapi(&kith_crm::openapi::build());
         let cookies = CookieNames::for_site(&settings.site_url);
+        let db = app.db.clone();
+        let api_router = Router::new()
+            .merge(kith_crm::routes().layer(Extension(Arc::new(InvitationMail {
+                mailer: auth.mailer().clone(),
+                site_url: settings.site_url.clone(),
+            }))))
+            .merge(kith_auth::routes(auth.clone()))
+            .with_state(app);
         Ok(WebState {
             inner: Arc::new(Inner {
                 settings,
@@ -65,6 +83,7 @@ impl WebState {
                 auth,
                 db,
                 cookies,
+                api_router,
             }),
         })
     }
@@ -77,6 +96,11 @@ impl WebState {
     /// The request pool: tenant data only through `begin_as(&caller)`.
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The in-process `/api` and `/auth/v1` router the dashboard's writes go through.
+    pub(crate) fn api_router(&self) -> &Router {
+        &self.inner.api_router
     }
 
     /// The cookie names of this site.
@@ -142,6 +166,27 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route(
             "/dashboard/organizations",
             get(dashboard::dashboard).post(overview::create_organization),
+        )
+        .route("/dashboard/contacts", get(dashboard::dashboard).post(contacts::create))
+        .route(
+            "/dashboard/contacts/import",
+            get(dashboard::dashboard).post(contacts::import),
+        )
+        .route(
+            "/dashboard/contacts/{*rest}",
+            get(dashboard::dashboard).post(contacts::item_action),
+        )
+        .route(
+            "/dashboard/calendar/events",
+            get(dashboard::dashboard).post(calendar::submit_new),
+        )
+        .route(
+            "/dashboard/calendar/events/{*rest}",
+            get(dashboard::dashboard).post(calendar::submit),
+        )
+        .route(
+            "/dashboard/settings/{*action}",
+            get(dashboard::dashboard).post(settings::submit),
         )
         .route("/dashboard/{*rest}", get(dashboard::dashboard))
         .method_not_allowed_fallback(method_not_allowed)

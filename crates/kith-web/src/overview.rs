@@ -21,6 +21,7 @@ use kith_auth::browser::BrowserSession;
 use kith_crm::calendar::{Occurrence, expand, window};
 use kith_crm::context::{OrgRole, mfa_required, needs_mfa, workspace_ctx};
 use kith_crm::intelligence::top_leads;
+use kith_crm::pages::{self, Progress};
 use kith_crm::workspaces::{Reachable, reachable};
 use kith_db::Access;
 use kith_http::{ApiError, AuthUser};
@@ -40,6 +41,7 @@ struct WorkspaceOption {
 
 /// One row of the Hot leads panel.
 struct LeadRow {
+    id: Uuid,
     name: String,
     company: String,
     score: i32,
@@ -49,6 +51,7 @@ struct LeadRow {
 
 /// One event occurrence in the week.
 struct WeekItem {
+    id: Uuid,
     when: String,
     title: String,
     all_day: bool,
@@ -58,6 +61,68 @@ struct WeekItem {
 struct WeekDay {
     label: String,
     items: Vec<WeekItem>,
+}
+
+/// One day's bar of the activity figure (coordinates in the SVG's 600 × 120 view box).
+struct Bar {
+    x: i64,
+    y: i64,
+    height: i64,
+    label: String,
+}
+
+/// The activity figure: interactions per day over the last [`ACTIVITY_DAYS`] days, drawn on the server.
+struct Activity {
+    bars: Vec<Bar>,
+    total: i64,
+    busiest: i64,
+    first: String,
+    last: String,
+}
+
+/// Days in the activity figure, today last.
+const ACTIVITY_DAYS: i64 = 30;
+/// Height of the figure's plot area, in view-box units.
+const PLOT_HEIGHT: i64 = 100;
+
+/// Draws the daily counts as bars scaled to the busiest day.
+fn activity_figure(days: &[(NaiveDate, i64)]) -> Activity {
+    let busiest = days.iter().map(|d| d.1).max().unwrap_or(0);
+    let bar_width = 600 / ACTIVITY_DAYS.max(1);
+    let bars = days
+        .iter()
+        .enumerate()
+        .map(|(i, (date, n))| {
+            let height = if busiest == 0 {
+                0
+            } else {
+                (n * PLOT_HEIGHT / busiest).max(i64::from(*n > 0) * 2)
+            };
+            Bar {
+                x: i as i64 * bar_width + 2,
+                y: PLOT_HEIGHT - height,
+                height,
+                label: format!(
+                    "{}: {n} interaction{}",
+                    date.format("%a %-d %b"),
+                    if *n == 1 { "" } else { "s" }
+                ),
+            }
+        })
+        .collect();
+    Activity {
+        bars,
+        total: days.iter().map(|d| d.1).sum(),
+        busiest,
+        first: days
+            .first()
+            .map(|d| d.0.format("%-d %b").to_string())
+            .unwrap_or_default(),
+        last: days
+            .last()
+            .map(|d| d.0.format("%-d %b").to_string())
+            .unwrap_or_default(),
+    }
 }
 
 #[derive(Template)]
@@ -74,6 +139,11 @@ struct OverviewPage {
     leads: Vec<LeadRow>,
     week: Vec<WeekDay>,
     timezone: String,
+    /// What the workspace has so far; the getting-started steps show until it has all three.
+    progress: Progress,
+    activity: Option<Activity>,
+    /// The caller may write in this workspace (the steps' forms and links).
+    can_write: bool,
 }
 
 impl OverviewPage {
@@ -81,6 +151,7 @@ impl OverviewPage {
         let mut chrome = Chrome::new("Overview", "Your Kith overview.", "");
         chrome.csrf = visitor.csrf();
         chrome.user_email = Some(session.email.clone());
+        chrome.dashboard = "overview";
         OverviewPage {
             chrome,
             email: session.email.clone(),
@@ -92,6 +163,9 @@ impl OverviewPage {
             leads: Vec::new(),
             week: Vec::new(),
             timezone: String::new(),
+            progress: Progress::default(),
+            activity: None,
+            can_write: false,
         }
     }
 }
@@ -186,7 +260,14 @@ async fn load(
     let from = days.first().map_or_else(Utc::now, |d| d.1);
     let to = days.last().map_or_else(Utc::now, |d| d.2);
     let events = window(&mut tx, &ctx, from, to).await?;
+    let progress = pages::progress(&mut tx, &ctx).await?;
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let first_day = today - Duration::days(ACTIVITY_DAYS - 1);
+    let activity = pages::activity(&mut tx, &ctx, first_day, today, tz.name()).await?;
     tx.commit().await?;
+    template.progress = progress;
+    template.activity = Some(activity_figure(&activity));
+    template.can_write = ctx.role >= OrgRole::Member;
     let listed = expand(events, from, to).await?;
 
     template.workspaces = options(&mine, chosen);
@@ -199,6 +280,7 @@ async fn load(
     template.leads = leads
         .into_iter()
         .map(|lead| LeadRow {
+            id: lead.contact_id,
             name: if lead.name.is_empty() {
                 lead.email.clone().unwrap_or_else(|| "Unnamed contact".into())
             } else {
@@ -268,6 +350,7 @@ fn group_week(days: &[(NaiveDate, DateTime<Utc>, DateTime<Utc>)], listed: &[Occu
                     day == *date || (i == 0 && first.is_some_and(|f| day < f))
                 })
                 .map(|o| WeekItem {
+                    id: o.event.id,
                     when: if o.event.all_day {
                         "All day".to_owned()
                     } else {
@@ -395,6 +478,19 @@ mod tests {
             ("Offsite", "All day")
         );
         assert!(week[3].items[0].all_day);
+    }
+
+    #[test]
+    fn activity_bars_scale_to_the_busiest_day() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 3, d).unwrap_or_default();
+        let figure = activity_figure(&[(day(1), 0), (day(2), 4), (day(3), 1)]);
+        assert_eq!((figure.total, figure.busiest), (5, 4));
+        let heights: Vec<i64> = figure.bars.iter().map(|b| b.height).collect();
+        assert_eq!(heights, [0, PLOT_HEIGHT, PLOT_HEIGHT / 4]);
+        assert_eq!(figure.bars[1].y, 0);
+        assert_eq!(figure.bars[2].label, "Tue 3 Mar: 1 interaction");
+        let quiet = activity_figure(&[(day(1), 0)]);
+        assert_eq!((quiet.total, quiet.bars[0].height), (0, 0));
     }
 
     #[test]

@@ -25,12 +25,17 @@ pub struct Chrome {
     pub css: String,
     /// Versioned icon URL.
     pub icon: String,
+    /// Versioned URL of the dashboard's script (keyboard shortcuts).
+    pub js: String,
     /// The signed-in user's email.
     pub user_email: Option<String>,
     /// The CSRF token of the visitor's forms.
     pub csrf: String,
     /// A public page seen with a session cookie: the header links to the dashboard.
     pub maybe_signed_in: bool,
+    /// Which dashboard page this is (`overview`, `settings`, …), empty outside the dashboard: the dashboard's
+    /// own navigation is shown when set.
+    pub dashboard: &'static str,
     /// Kith's version.
     pub version: &'static str,
 }
@@ -44,9 +49,11 @@ impl Chrome {
             section,
             css: crate::assets::url("site.css"),
             icon: crate::assets::url("icon.svg"),
+            js: crate::assets::url("dashboard.js"),
             user_email: None,
             csrf: String::new(),
             maybe_signed_in: false,
+            dashboard: "",
             version: env!("CARGO_PKG_VERSION"),
         }
     }

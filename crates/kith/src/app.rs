@@ -29,7 +29,7 @@ pub fn router_with_storage(
             site_url: auth.settings().site_url.clone(),
         },
         auth.clone(),
-        state.db.clone(),
+        state.clone(),
     )
     .map_err(|err| anyhow::anyhow!("the site's content cannot be loaded: {err}"))?;
     let routes = Router::new()
@@ -39,7 +39,7 @@ pub fn router_with_storage(
             mailer: auth.mailer().clone(),
             site_url: auth.settings().site_url.clone(),
         }))))
-        .merge(kith_rest::routes(rest.clone()))
+        .merge(kith_rest::routes(state.clone(), rest.clone()))
         .merge(storage.map(kith_storage::routes).unwrap_or_default())
         .merge(kith_web::routes(web))
         .fallback(kith_web::fallback);

@@ -90,6 +90,39 @@ async fn the_overview_guides_to_an_organization_then_shows_hot_leads_and_the_wee
         "{leads}"
     );
     assert!(region(&overview.body, "week-title").contains(">This week</h2>"));
+    // The getting-started steps until the workspace has data, and an empty activity figure.
+    let steps = region(&overview.body, "steps-title");
+    for step in [
+        "Add your first contact",
+        "Log an interaction",
+        "Create an event",
+        ">New contact</a>",
+        ">Import CSV</a>",
+    ] {
+        assert!(steps.contains(step), "{step}: {steps}");
+    }
+    assert_eq!(steps.matches(">To do</span>").count(), 3);
+    assert!(region(&overview.body, "activity-title").contains("0 interactions in the last 30 days"));
+    // The keyboard shortcuts' script is this origin's (the CSP allows no other), and it is served.
+    let script = overview
+        .body
+        .split("<script src=\"")
+        .nth(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .expect("the dashboard loads its script");
+    assert!(
+        script.starts_with("/assets/") && script.ends_with("/dashboard.js"),
+        "{script}"
+    );
+    let js = app.http.get(format!("{}{script}", app.address)).send().await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(overview.body.contains("id=\"shortcuts\"") && overview.body.contains("data-shortcut-new"));
 
     // Data through /api: a hot contact, an untouched one, a weekly event and an all-day event.
     let workspaces = api(
@@ -187,6 +220,13 @@ async fn the_overview_guides_to_an_organization_then_shows_hot_leads_and_the_wee
     assert!(leads.contains("3 × meeting"), "its reasons in words: {leads}");
     assert!(!leads.contains("Quiet"), "the untouched contact is not a lead: {leads}");
     assert!(!leads.contains("No hot leads yet"));
+
+    // Contacts, interactions and events: the steps are done and go away; the figure counts the four interactions.
+    assert!(!overview.body.contains("steps-title"));
+    let activity = region(&overview.body, "activity-title");
+    assert!(activity.contains("4 interactions in the last 30 days"), "{activity}");
+    assert_eq!(activity.matches("<rect class=\"bar\"").count(), 30, "{activity}");
+    assert!(activity.contains(": 1 interaction</title>"), "{activity}");
 
     let week = region(&overview.body, "week-title");
     assert!(week.contains("Asia/Kolkata"), "{week}");

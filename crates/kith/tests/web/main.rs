@@ -6,10 +6,14 @@ mod browser;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod html;
+mod world;
 
+mod calendar;
+mod contacts;
 mod crawl;
 mod dashboard;
 mod flows;
 mod security;
 mod sessions;
+mod settings;
 mod site;
