@@ -140,8 +140,8 @@ impl AuthState {
                 tx.commit().await?;
                 Ok(BrowserSignUp::SignedIn(session))
             }
-            Registration::MailSent(tx, _) => {
-                tx.commit().await?;
+            Registration::MailSent(tx, _, mail) => {
+                self.commit_and_send(tx, Some(mail)).await?;
                 Ok(BrowserSignUp::ConfirmationSent)
             }
             Registration::AlreadyRegistered => Ok(BrowserSignUp::ConfirmationSent),

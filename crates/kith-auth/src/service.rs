@@ -14,6 +14,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use kith_db::identity::JwtVerifier;
 use kith_db::{CallerTx, Db};
+use kith_http::BearerToken;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::net::{IpAddr, SocketAddr};
@@ -228,10 +229,11 @@ impl AuthState {
             &[&user.id],
         )
         .await?;
-        self.send_link(&mut tx, user.id, MailKind::Confirmation, email, flow, redirect_to)
+        let mail = self
+            .link_mail(&mut tx, user.id, MailKind::Confirmation, email, flow, redirect_to)
             .await?;
         let user = store::user_by_id(&mut tx, user.id).await?.unwrap_or(user);
-        Ok(Registration::MailSent(tx, user))
+        Ok(Registration::MailSent(tx, user, mail))
     }
 
     /// Sends a recovery mail to `email` when it has an account (answering the same either way), shared by
@@ -246,18 +248,20 @@ impl AuthState {
         let email = parse_email(email)?;
         self.rate_limit("recover", client, Some(&email)).await?;
         let mut tx = self.tx("password recovery").await?;
-        if let Some(user) = store::user_by_email(&mut tx, &email).await? {
-            let flow = self.start_flow(&mut tx, pkce, user.id, "recovery").await?;
-            tx.query(
-                "update auth.users set recovery_sent_at = now() where id = $1",
-                &[&user.id],
-            )
+        let Some(user) = store::user_by_email(&mut tx, &email).await? else {
+            return Ok(());
+        };
+        let flow = self.start_flow(&mut tx, pkce, user.id, "recovery").await?;
+        tx.query(
+            "update auth.users set recovery_sent_at = now() where id = $1",
+            &[&user.id],
+        )
+        .await?;
+        let mail = self
+            .link_mail(&mut tx, user.id, MailKind::Recovery, &email, flow, redirect_to)
             .await?;
-            self.send_link(&mut tx, user.id, MailKind::Recovery, &email, flow, redirect_to)
-                .await?;
-            tracing::info!(user_id = %user.id, "recovery mail sent");
-        }
-        tx.commit().await?;
+        self.commit_and_send(tx, Some(mail)).await?;
+        tracing::info!(user_id = %user.id, "recovery mail sent");
         Ok(())
     }
 
@@ -418,23 +422,8 @@ impl AuthState {
         Ok(())
     }
 
-    /// Creates an emailed one-time token (a link token and a six-digit code) and sends the mail.
-    #[allow(clippy::too_many_arguments, reason = "each is a distinct part of the message")]
-    pub async fn send_link(
-        &self,
-        tx: &mut CallerTx,
-        user_id: Uuid,
-        kind: MailKind,
-        to: &str,
-        flow_state: Option<Uuid>,
-        redirect_to: Option<&str>,
-    ) -> AuthResult<()> {
-        let mail = self.link_mail(tx, user_id, kind, to, flow_state, redirect_to).await?;
-        self.deliver(&mail).await
-    }
-
     /// Creates an emailed one-time token (a link token and a six-digit code) in `tx` and returns the message,
-    /// for the caller to [`deliver`](Self::deliver) once `tx` has committed.
+    /// to be sent with [`commit_and_send`](Self::commit_and_send) once the token is stored.
     #[allow(clippy::too_many_arguments, reason = "each is a distinct part of the message")]
     pub async fn link_mail(
         &self,
@@ -516,8 +505,19 @@ impl AuthState {
         })
     }
 
+    /// Commits `tx`, which stored what `mail` carries (a link token, a code), and only then sends `mail`: a
+    /// commit that fails mails nothing, and no pooled connection or row lock is held while a mail server is slow
+    /// (the connection is back in the pool before the first byte goes out). The only way auth mail is sent.
+    pub(crate) async fn commit_and_send(&self, tx: CallerTx, mail: Option<Mail>) -> AuthResult<()> {
+        tx.commit().await?;
+        match mail {
+            Some(mail) => self.deliver(&mail).await,
+            None => Ok(()),
+        }
+    }
+
     /// Sends a prepared message; a delivery failure is 500 "Error sending email".
-    pub async fn deliver(&self, mail: &Mail) -> AuthResult<()> {
+    async fn deliver(&self, mail: &Mail) -> AuthResult<()> {
         self.inner.mailer.send(mail).await.map_err(|err| {
             tracing::error!(error = %err, "mail delivery failed");
             AuthError::new(
@@ -580,8 +580,8 @@ impl AuthState {
 pub enum Registration {
     /// A confirmed user: open a session in this transaction, then commit it.
     Confirmed(CallerTx, User),
-    /// A confirmation mail went out; commit the transaction.
-    MailSent(CallerTx, User),
+    /// A confirmation mail is ready: send it with [`AuthState::commit_and_send`].
+    MailSent(CallerTx, User, Mail),
     /// The address already has an account and confirmation is required: answer as if it were new.
     AlreadyRegistered,
 }
@@ -686,32 +686,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AuthJson<T> {
     }
 }
 
-/// The bearer token of a request: `Authorization: Bearer`, else the `apikey` header (as Supabase's gateway
-/// forwards it). 401 `no_authorization` when neither is usable.
-pub fn bearer(headers: &HeaderMap) -> AuthResult<&str> {
-    let missing = || {
-        AuthError::new(
+/// The bearer token of a request, read by the one parser every surface shares; 401 `no_authorization` when
+/// there is none or it cannot be read (Supabase Auth makes no finer distinction).
+pub fn bearer(headers: &HeaderMap) -> AuthResult<BearerToken> {
+    match BearerToken::from_headers(headers) {
+        Ok(Some(token)) => Ok(token),
+        Ok(None) | Err(_) => Err(AuthError::new(
             StatusCode::UNAUTHORIZED,
             "no_authorization",
             "This endpoint requires a valid Bearer token",
-        )
-    };
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().map_err(|_| missing())?;
-        return match value.split_once(' ') {
-            Some((scheme, token))
-                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() && !token.trim().contains(' ') =>
-            {
-                Ok(token.trim())
-            }
-            _ => Err(missing()),
-        };
+        )),
     }
-    headers
-        .get("apikey")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty())
-        .ok_or_else(missing)
 }
 
 /// The signed-in user of a request, as `GET /user` and friends require it.
@@ -728,7 +713,7 @@ pub struct CurrentUser {
 /// Verifies the request's token and loads its user and session, with Supabase Auth's errors.
 pub async fn current_user(state: &AuthState, tx: &mut CallerTx, headers: &HeaderMap) -> AuthResult<CurrentUser> {
     let token = bearer(headers)?;
-    let caller = state.verifier().verify(token).map_err(|err| {
+    let caller = token.verify(state.verifier()).map_err(|err| {
         tracing::info!(reason = %err, "token refused");
         AuthError::bad_jwt(err)
     })?;

@@ -8,8 +8,8 @@
 //! item not visible), then 403 `insufficient_role`. Logs carry ids only.
 
 use axum::http::StatusCode;
-use kith_db::{Access, CallerTx};
-use kith_http::{ApiError, ApiResult, AppState, AuthUser};
+use kith_db::CallerTx;
+use kith_http::{ApiError, ApiResult, AuthUser};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -81,6 +81,8 @@ pub enum Item {
     Contact,
     /// `public.calendar_events`.
     Event,
+    /// `public.interactions`.
+    Interaction,
 }
 
 impl Item {
@@ -88,6 +90,7 @@ impl Item {
         match self {
             Item::Contact => "public.contacts",
             Item::Event => "public.calendar_events",
+            Item::Interaction => "public.interactions",
         }
     }
 }
@@ -298,28 +301,4 @@ pub fn same_workspace(ctx: &WorkspaceCtx, given: Option<&str>) -> ApiResult<()> 
         Some(raw) if crate::input::uuid("workspace_id", Some(raw))? == ctx.workspace_id => Ok(()),
         Some(_) => Err(ApiError::not_found()),
     }
-}
-
-/// Deletes one item as the caller (at least a member of its workspace): 204, or 404 when it is not theirs.
-pub async fn delete_item(
-    state: &AppState,
-    user: &AuthUser,
-    item: Item,
-    id: &str,
-    query: &ItemQuery,
-) -> ApiResult<StatusCode> {
-    let id = crate::input::path_id(id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, user, item, id, OrgRole::Member).await?;
-    same_workspace(&ctx, query.workspace_id.as_deref())?;
-    // The table name comes from `Item`, never from the request.
-    let sql = format!(
-        "delete from {} where workspace_id = $1 and id = $2 returning id",
-        item.table()
-    );
-    if tx.query(&sql, &[&ctx.workspace_id, &id]).await?.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, Utc};
 use kith_http::ApiError;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 /// A query string whose rejections use the `/api` error shape (422 naming the problem).
@@ -31,6 +32,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             }
         }
     }
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`) in a PATCH body: use with
+/// `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
 }
 
 /// A field that failed its check; becomes a 422 `validation_failed` naming the field.

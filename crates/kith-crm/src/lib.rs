@@ -9,7 +9,7 @@ pub mod calendar;
 pub mod contacts;
 pub mod context;
 pub mod demo;
-pub mod import;
+pub mod error;
 pub mod input;
 pub mod intelligence;
 pub mod openapi;
@@ -319,7 +319,7 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 "/api/contacts",
                 Workspace,
                 Some(Viewer),
-                "Contacts of a workspace (q, limit, cursor)",
+                "Contacts of a workspace (search, filters, sort, cursor pages)",
             )
             .query::<contacts::ListQuery>()
             .returns::<openapi::ContactPage>(200),
@@ -339,7 +339,7 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Some(Viewer),
                 "Contacts as CSV",
             )
-            .query::<contacts::CsvQuery>()
+            .query::<contacts::ExportQuery>()
             .returns_text("text/csv"),
             get(contacts::export_csv),
         ),
@@ -354,7 +354,7 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             .query::<contacts::CsvQuery>()
             .csv()
             .returns::<openapi::ImportReport>(200),
-            post(import::import_csv),
+            post(contacts::import_csv),
         ),
         (
             spec("GET", "/api/contacts/{id}", Item, Some(Viewer), "One contact")
@@ -395,6 +395,29 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             .json::<contacts::NewInteraction>()
             .returns::<contacts::Interaction>(201),
             post(contacts::add_interaction),
+        ),
+        (
+            spec(
+                "PATCH",
+                "/api/interactions/{id}",
+                Item,
+                Some(Member),
+                "Edit an interaction",
+            )
+            .json::<contacts::InteractionPatch>()
+            .returns::<contacts::Interaction>(200),
+            patch(contacts::update_interaction),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/interactions/{id}",
+                Item,
+                Some(Member),
+                "Delete an interaction",
+            )
+            .query::<context::ItemQuery>(),
+            delete(contacts::remove_interaction),
         ),
         (
             spec(

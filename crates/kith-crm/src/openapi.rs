@@ -139,7 +139,7 @@ pub struct ContactPage {
 pub struct ImportReport {
     created: i64,
     duplicates: i64,
-    errors: Vec<crate::import::RowError>,
+    errors: Vec<crate::contacts::RowError>,
 }
 
 /// Hot leads with explained scores.

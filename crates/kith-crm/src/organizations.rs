@@ -3,6 +3,7 @@
 //! all in the request's one transaction.
 
 use crate::context::{OrgRole, insufficient_role, org_ctx};
+use crate::error::ResultExt;
 use crate::input;
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -231,15 +232,15 @@ pub struct RoleChange {
     role: OrgRole,
 }
 
-fn last_owner(err: kith_db::DbError) -> ApiError {
-    if err.sql_state() == Some(&SqlState::CHECK_VIOLATION) && err.constraint() == Some("last_owner") {
-        return ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "An organization must keep at least one owner",
-        );
-    }
-    err.into()
+/// The trigger's check that an organization keeps an owner.
+const LAST_OWNER: &str = "last_owner";
+
+fn last_owner() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        "An organization must keep at least one owner",
+    )
 }
 
 /// `PATCH /api/organizations/{org_id}/members/{user_id}`: admins change viewers and members (to at most member);
@@ -269,7 +270,7 @@ pub async fn change_role(
         &[&org_id, &member_id, &body.role.as_str()],
     )
     .await
-    .map_err(last_owner)?;
+    .on_constraint(LAST_OWNER, last_owner)?;
     let row = tx
         .query_one(
             &format!("{MEMBER_SELECT} where uo.org_id = $1 and uo.user_id = $2"),
@@ -312,7 +313,7 @@ pub async fn remove_member(
         &[&org_id, &member_id],
     )
     .await
-    .map_err(last_owner)?;
+    .on_constraint(LAST_OWNER, last_owner)?;
     tx.commit().await?;
     tracing::info!(user_id = %user.user_id, %org_id, member_id = %member_id, "member removed");
     Ok(StatusCode::NO_CONTENT)

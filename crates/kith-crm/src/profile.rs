@@ -1,5 +1,6 @@
 //! `GET /api/profile` and `PATCH /api/profile`: the caller's own profile.
 
+use crate::input::present;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -7,7 +8,7 @@ use chrono::{DateTime, Utc};
 use kith_db::Access;
 use kith_db::tokio_postgres::Row;
 use kith_http::{ApiError, ApiJson, ApiResult, AppState, AuthUser};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Longest accepted display name, in characters.
@@ -88,11 +89,6 @@ pub(crate) struct ProfilePatch {
     /// An IANA time zone name.
     #[schema(examples("Europe/Berlin"))]
     timezone: Option<String>,
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(de).map(Some)
 }
 
 /// A patch whose every field has been checked.

@@ -21,15 +21,85 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// The shortest HS256 secret Kith accepts.
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// Why a token was refused; each maps to one 401 code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a token was refused. Each surface maps the variants to its own wire dialect (`/api`'s codes, GoTrue's
+/// `bad_jwt`, PostgREST's PGRST301/PGRST303) by matching on them, never on the message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
-    /// The token's `exp` has passed.
+    /// The token's `exp` has passed (beyond the leeway).
     #[error("token has expired")]
     Expired,
-    /// Anything else: malformed, bad signature, not yet valid, bad claims.
+    /// The token's `nbf` lies in the future (beyond the leeway).
+    #[error("token is not valid yet")]
+    NotYetValid,
+    /// The signature does not verify with the key the token names (or the project secret).
+    #[error("token signature is invalid")]
+    BadSignature,
+    /// The token's header names a `kid` that is not among the active keys.
+    #[error("token signing key is unknown")]
+    UnknownKey,
+    /// The token is not a well-formed JWT of an accepted algorithm.
     #[error("{0}")]
-    Invalid(&'static str),
+    Malformed(Malformed),
+    /// The token verifies, but its claims are not acceptable.
+    #[error("{0}")]
+    Claims(ClaimsError),
+}
+
+/// How a token fails to be a well-formed JWT that Kith accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// Longer than [`MAX_TOKEN_BYTES`]; refused before any parsing.
+    #[error("token is too large")]
+    TooLarge,
+    /// Not three base64url parts with a JSON header and payload.
+    #[error("token is malformed")]
+    Structure,
+    /// The header names an algorithm other than the one its key is bound to.
+    #[error("token algorithm is not accepted")]
+    Algorithm,
+}
+
+/// Which claim of a verified token is not acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimsError {
+    /// A claim every token must carry (`exp`) is missing.
+    #[error("token lacks a required claim")]
+    MissingRequired,
+    /// `iat` lies in the future (beyond the leeway).
+    #[error("token is issued in the future")]
+    IssuedInFuture,
+    /// No `role` claim.
+    #[error("token has no role claim")]
+    NoRole,
+    /// The `role` claim names a role other than the three request roles.
+    #[error("token role is not allowed")]
+    RoleNotAllowed,
+    /// The `sub` claim is not a user id.
+    #[error("token subject is not a user id")]
+    SubjectNotUserId,
+    /// An `authenticated` token without `sub`.
+    #[error("token has no subject")]
+    NoSubject,
+    /// An `authenticated` token whose `aud` does not include `authenticated`.
+    #[error("token audience is not accepted")]
+    Audience,
+    /// An `authenticated` token from another issuer.
+    #[error("token issuer is not accepted")]
+    Issuer,
+}
+
+impl TokenError {
+    /// Whether the token is refused only for its time window (expired or not yet valid): PostgREST answers
+    /// these with PGRST303, every other refusal with PGRST301.
+    pub fn is_time_window(self) -> bool {
+        matches!(self, TokenError::Expired | TokenError::NotYetValid)
+    }
+}
+
+impl From<ClaimsError> for TokenError {
+    fn from(err: ClaimsError) -> Self {
+        TokenError::Claims(err)
+    }
 }
 
 /// A public key that verifies tokens whose header names its `kid`; bound to exactly one algorithm.
@@ -114,7 +184,7 @@ impl JwtVerifier {
     /// Verifies `token` and returns the caller it identifies.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::Invalid("token is too large"));
+            return Err(TokenError::Malformed(Malformed::TooLarge));
         }
         let now = unix_now();
         if let Ok(mut verified) = self.verified.lock()
@@ -139,17 +209,12 @@ impl JwtVerifier {
     }
 
     fn verify_uncached(&self, token: &str) -> Result<Caller, TokenError> {
-        let header = decode_header(token).map_err(|_| TokenError::Invalid("token is malformed"))?;
+        let header = decode_header(token).map_err(|_| TokenError::Malformed(Malformed::Structure))?;
         // The key, and with it the algorithm, comes from configuration: never from the token's own header.
         let claims = match header.kid {
             Some(kid) => {
-                let keys = self
-                    .keys
-                    .read()
-                    .map_err(|_| TokenError::Invalid("token signing key is unknown"))?;
-                let (key, validation) = keys
-                    .get(&kid)
-                    .ok_or(TokenError::Invalid("token signing key is unknown"))?;
+                let keys = self.keys.read().map_err(|_| TokenError::UnknownKey)?;
+                let (key, validation) = keys.get(&kid).ok_or(TokenError::UnknownKey)?;
                 decode::<Value>(token, key, validation)
                     .map_err(|e| map_error(&e))?
                     .claims
@@ -167,11 +232,11 @@ impl JwtVerifier {
 fn map_error(err: &jsonwebtoken::errors::Error) -> TokenError {
     match err.kind() {
         ErrorKind::ExpiredSignature => TokenError::Expired,
-        ErrorKind::ImmatureSignature => TokenError::Invalid("token is not valid yet"),
-        ErrorKind::InvalidSignature => TokenError::Invalid("token signature is invalid"),
-        ErrorKind::InvalidAlgorithm => TokenError::Invalid("token algorithm is not accepted"),
-        ErrorKind::MissingRequiredClaim(_) => TokenError::Invalid("token lacks a required claim"),
-        _ => TokenError::Invalid("token is malformed"),
+        ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+        ErrorKind::InvalidSignature => TokenError::BadSignature,
+        ErrorKind::InvalidAlgorithm => TokenError::Malformed(Malformed::Algorithm),
+        ErrorKind::MissingRequiredClaim(_) => TokenError::Claims(ClaimsError::MissingRequired),
+        _ => TokenError::Malformed(Malformed::Structure),
     }
 }
 
@@ -188,23 +253,18 @@ fn caller_from_claims(claims: &Value, issuer: Option<&str>) -> Result<Caller, To
         .and_then(Value::as_u64)
         .is_some_and(|iat| iat > now + LEEWAY_SECS)
     {
-        return Err(TokenError::Invalid("token is issued in the future"));
+        return Err(ClaimsError::IssuedInFuture.into());
     }
-    let role = claims
-        .get("role")
-        .and_then(Value::as_str)
-        .ok_or(TokenError::Invalid("token has no role claim"))?;
-    let role = DbRole::from_claim(role).ok_or(TokenError::Invalid("token role is not allowed"))?;
+    let role = claims.get("role").and_then(Value::as_str).ok_or(ClaimsError::NoRole)?;
+    let role = DbRole::from_claim(role).ok_or(ClaimsError::RoleNotAllowed)?;
     let user_id = match claims.get("sub") {
         None | Some(Value::Null) => None,
-        Some(Value::String(sub)) => {
-            Some(Uuid::parse_str(sub).map_err(|_| TokenError::Invalid("token subject is not a user id"))?)
-        }
-        Some(_) => return Err(TokenError::Invalid("token subject is not a user id")),
+        Some(Value::String(sub)) => Some(Uuid::parse_str(sub).map_err(|_| ClaimsError::SubjectNotUserId)?),
+        Some(_) => return Err(ClaimsError::SubjectNotUserId.into()),
     };
     if role == DbRole::Authenticated {
         if user_id.is_none() {
-            return Err(TokenError::Invalid("token has no subject"));
+            return Err(ClaimsError::NoSubject.into());
         }
         let audience_ok = match claims.get("aud") {
             Some(Value::String(aud)) => aud == "authenticated",
@@ -212,12 +272,12 @@ fn caller_from_claims(claims: &Value, issuer: Option<&str>) -> Result<Caller, To
             _ => false,
         };
         if !audience_ok {
-            return Err(TokenError::Invalid("token audience is not accepted"));
+            return Err(ClaimsError::Audience.into());
         }
         if let Some(issuer) = issuer
             && claims.get("iss").and_then(Value::as_str) != Some(issuer)
         {
-            return Err(TokenError::Invalid("token issuer is not accepted"));
+            return Err(ClaimsError::Issuer.into());
         }
     }
     let session_id = claims
@@ -286,28 +346,39 @@ mod tests {
     fn refuses_not_yet_valid() {
         let token =
             sign(&json!({"sub": Uuid::new_v4(), "role": "authenticated", "exp": now() + 600, "nbf": now() + 300}));
-        assert!(matches!(verify(&token), Err(TokenError::Invalid(_))));
+        assert_eq!(verify(&token).unwrap_err(), TokenError::NotYetValid);
     }
 
     #[test]
     fn refuses_roles_outside_the_three() {
         for role in ["postgres", "kith_authenticator", "", "ANON"] {
             let token = sign(&json!({"role": role, "exp": now() + 60}));
-            assert!(verify(&token).is_err(), "role {role:?} must be refused");
+            assert_eq!(
+                verify(&token).unwrap_err(),
+                TokenError::Claims(ClaimsError::RoleNotAllowed),
+                "role {role:?} must be refused"
+            );
         }
         let token = sign(&json!({"exp": now() + 60}));
-        assert!(verify(&token).is_err());
+        assert_eq!(verify(&token).unwrap_err(), TokenError::Claims(ClaimsError::NoRole));
     }
 
     #[test]
     fn refuses_missing_exp_and_bad_subject() {
-        assert!(verify(&sign(&json!({"role": "anon"}))).is_err());
-        assert!(verify(&sign(&json!({"role": "authenticated", "exp": now() + 60}))).is_err());
-        assert!(
+        assert_eq!(
+            verify(&sign(&json!({"role": "anon"}))).unwrap_err(),
+            TokenError::Claims(ClaimsError::MissingRequired)
+        );
+        assert_eq!(
+            verify(&sign(&json!({"role": "authenticated", "exp": now() + 60}))).unwrap_err(),
+            TokenError::Claims(ClaimsError::NoSubject)
+        );
+        assert_eq!(
             verify(&sign(
                 &json!({"role": "authenticated", "sub": "1 or 1=1", "exp": now() + 60})
             ))
-            .is_err()
+            .unwrap_err(),
+            TokenError::Claims(ClaimsError::SubjectNotUserId)
         );
     }
 
@@ -321,21 +392,21 @@ mod tests {
             encode_segment(r#"{"alg":"none","typ":"JWT"}"#),
             encode_segment(&claims.to_string())
         );
-        assert!(verify(&unsigned).is_err());
+        assert!(matches!(verify(&unsigned), Err(TokenError::Malformed(_))));
         let forged = encode(
             &Header::new(Algorithm::HS256),
             &claims,
             &EncodingKey::from_secret(b"another-secret-of-sufficient-length!!"),
         )
         .unwrap();
-        assert!(verify(&forged).is_err());
+        assert_eq!(verify(&forged).unwrap_err(), TokenError::BadSignature);
         let hs512 = encode(
             &Header::new(Algorithm::HS512),
             &claims,
             &EncodingKey::from_secret(SECRET),
         )
         .unwrap();
-        assert!(verify(&hs512).is_err());
+        assert_eq!(verify(&hs512).unwrap_err(), TokenError::Malformed(Malformed::Algorithm));
     }
 
     #[test]
@@ -344,14 +415,18 @@ mod tests {
         let base = json!({"sub": Uuid::new_v4(), "role": "authenticated", "aud": "authenticated",
                           "iss": "https://kith.test/auth/v1", "exp": now() + 60, "iat": now()});
         assert!(verifier.verify(&sign(&base)).is_ok());
-        for (claim, value) in [
-            ("aud", json!("anon")),
-            ("iss", json!("https://evil.test/auth/v1")),
-            ("iat", json!(now() + 3600)),
+        for (claim, value, error) in [
+            ("aud", json!("anon"), ClaimsError::Audience),
+            ("iss", json!("https://evil.test/auth/v1"), ClaimsError::Issuer),
+            ("iat", json!(now() + 3600), ClaimsError::IssuedInFuture),
         ] {
             let mut claims = base.clone();
             claims[claim] = value;
-            assert!(verifier.verify(&sign(&claims)).is_err(), "{claim}");
+            assert_eq!(
+                verifier.verify(&sign(&claims)).unwrap_err(),
+                TokenError::Claims(error),
+                "{claim}"
+            );
         }
         // API keys carry neither `aud` nor Kith's issuer.
         assert!(
@@ -372,10 +447,7 @@ mod tests {
             &EncodingKey::from_secret(SECRET),
         )
         .unwrap();
-        assert_eq!(
-            verifier.verify(&token).unwrap_err(),
-            TokenError::Invalid("token signing key is unknown")
-        );
+        assert_eq!(verifier.verify(&token).unwrap_err(), TokenError::UnknownKey);
     }
 
     #[test]
@@ -394,9 +466,16 @@ mod tests {
 
     #[test]
     fn refuses_oversize_and_garbage() {
-        assert!(verify(&"a".repeat(MAX_TOKEN_BYTES + 1)).is_err());
+        assert_eq!(
+            verify(&"a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(),
+            TokenError::Malformed(Malformed::TooLarge)
+        );
         for junk in ["", "abc", "a.b.c", "....", "eyJ.eyJ.sig"] {
-            assert!(verify(junk).is_err());
+            assert_eq!(
+                verify(junk).unwrap_err(),
+                TokenError::Malformed(Malformed::Structure),
+                "{junk}"
+            );
         }
     }
 }

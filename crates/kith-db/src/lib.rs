@@ -10,6 +10,7 @@ mod error;
 pub mod identity;
 pub mod migrate;
 mod pool;
+pub mod tls;
 mod tx;
 
 pub use caller::{Caller, DbRole, RequestMeta};

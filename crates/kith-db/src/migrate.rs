@@ -2,8 +2,9 @@
 //! checksum in `kith.schema_migrations`, under an advisory lock so nodes starting together do not race.
 //! A migration edited after it was applied is refused, never re-run.
 
+use crate::tls::PgTarget;
 use sha2::{Digest, Sha256};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// One migration file compiled into the binary.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +53,9 @@ pub enum MigrateError {
     /// The database has migrations this binary does not know.
     #[error("the database is at migration {0}, newer than this binary knows ({1}); upgrade kith")]
     TooNew(i32, i32),
+    /// The connection's TLS settings cannot be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 fn checksum(sql: &str) -> String {
@@ -71,7 +75,12 @@ fn bookkeeping(source: tokio_postgres::Error) -> MigrateError {
 
 /// Connects as the schema owner and applies every pending migration; returns the versions applied.
 pub async fn migrate(owner: &tokio_postgres::Config) -> Result<Vec<i32>, MigrateError> {
-    let (mut client, connection) = owner.connect(NoTls).await.map_err(bookkeeping)?;
+    migrate_target(&PgTarget::from_config(owner.clone())?).await
+}
+
+/// [`migrate`] over a connection protected as `owner`'s `sslmode` says.
+pub async fn migrate_target(owner: &PgTarget) -> Result<Vec<i32>, MigrateError> {
+    let (mut client, connection) = owner.config.connect(owner.tls.connector()).await.map_err(bookkeeping)?;
     let driver = tokio::spawn(connection);
     let result = migrate_with(&mut client).await;
     drop(client);

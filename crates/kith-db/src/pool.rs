@@ -1,11 +1,12 @@
 //! The request pool and the two doors through it: [`Db::begin_as`] for callers and
 //! [`Db::begin_privileged`] for the few named, logged operations that must bypass RLS.
 
+use crate::tls::{PgTarget, Tls};
 use crate::tx::{Access, CallerTx, Identity, SET_IDENTITY};
 use crate::{Caller, DbError, DbRole};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use std::time::{Duration, Instant};
-use tokio_postgres::{NoTls, Row, types::ToSql};
+use tokio_postgres::{Row, types::ToSql};
 
 /// How long a request waits for a pooled connection before answering 503.
 const POOL_WAIT: Duration = Duration::from_secs(5);
@@ -15,6 +16,7 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 pub struct Db {
     pool: Pool,
     config: tokio_postgres::Config,
+    tls: Tls,
 }
 
 impl std::fmt::Debug for Db {
@@ -31,9 +33,20 @@ impl Db {
 
     /// A pool whose requests wait at most `wait` for a free connection before failing as unavailable (503).
     pub fn with_wait_timeout(config: tokio_postgres::Config, max_size: usize, wait: Duration) -> Result<Self, DbError> {
+        let target = PgTarget::from_config(config).map_err(|err| DbError::Unavailable(err.to_string()))?;
+        Self::build(target, max_size, wait)
+    }
+
+    /// A pool of at most `max_size` connections to `target`, protected as its `sslmode` says.
+    pub fn connect(target: PgTarget, max_size: usize) -> Result<Self, DbError> {
+        Self::build(target, max_size, POOL_WAIT)
+    }
+
+    fn build(target: PgTarget, max_size: usize, wait: Duration) -> Result<Self, DbError> {
+        let PgTarget { config, tls } = target;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.connector(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -46,7 +59,7 @@ impl Db {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|err| DbError::Unavailable(err.to_string()))?;
-        Ok(Db { pool, config })
+        Ok(Db { pool, config, tls })
     }
 
     /// Opens a transaction that runs as `caller`: the only way a request reaches tenant data.
@@ -132,7 +145,7 @@ impl Db {
     /// connection does. For background tasks such as schema-cache reloads, never for the request path.
     pub async fn listen(&self, channel: &str) -> Result<Notifications, DbError> {
         use futures_util::StreamExt;
-        let (client, mut connection) = self.config.connect(NoTls).await?;
+        let (client, mut connection) = self.config.connect(self.tls.connector()).await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
         tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

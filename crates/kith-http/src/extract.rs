@@ -1,18 +1,15 @@
 //! Extractors: the request's verified identity, and JSON bodies whose rejections use the `/api` error shape.
 
+use crate::bearer::{BearerProblem, BearerToken, TokenSource};
 use crate::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::http::{StatusCode, header, request::Parts};
 use kith_db::identity::TokenError;
 use kith_db::{Caller, DbRole};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
-
-/// The request's caller, anonymous when it carries no token; a token that fails verification is refused.
-#[derive(Debug, Clone)]
-pub struct MaybeCaller(pub Caller);
 
 /// A signed-in user: the request carried a verified token with role `authenticated`.
 #[derive(Debug, Clone)]
@@ -23,51 +20,32 @@ pub struct AuthUser {
     pub user_id: Uuid,
 }
 
-/// Where the token came from: `Authorization: Bearer`, else the `apikey` header as Supabase's gateway does.
-fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::invalid_token("The Authorization header is not valid text"))?;
-        let (scheme, token) = value
-            .split_once(' ')
-            .ok_or_else(|| ApiError::invalid_token("The Authorization header must be `Bearer <token>`"))?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(ApiError::invalid_token(
-                "The Authorization header must be `Bearer <token>`",
-            ));
-        }
-        return Ok(Some(token.trim()));
-    }
-    match headers.get("apikey") {
-        Some(value) => value
-            .to_str()
-            .map(|key| Some(key.trim()))
-            .map_err(|_| ApiError::invalid_token("The apikey header is not valid text")),
-        None => Ok(None),
-    }
-}
-
+/// The request's caller: anonymous without a token; a token that cannot be read or verified is refused in the
+/// `/api` dialect.
 fn caller_of(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
-    let caller = match bearer_token(&parts.headers)? {
+    let caller = match BearerToken::from_headers(&parts.headers).map_err(bearer_problem)? {
         None => Caller::anonymous(),
-        Some(token) => state.verifier.verify(token).map_err(|err| {
+        Some(token) => token.verify(&state.verifier).map_err(|err| {
             tracing::info!(reason = %err, "token refused");
             match err {
                 TokenError::Expired => ApiError::token_expired(),
-                TokenError::Invalid(reason) => ApiError::invalid_token(reason),
+                refused => ApiError::invalid_token(refused.to_string()),
             }
         })?,
     };
     Ok(caller.for_request(parts.method.as_str(), parts.uri.path()))
 }
 
-impl FromRequestParts<AppState> for MaybeCaller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        caller_of(parts, state).map(MaybeCaller)
-    }
+/// A credential header `/api` cannot read: 401 `invalid_token` saying what is wrong with it.
+fn bearer_problem(problem: BearerProblem) -> ApiError {
+    ApiError::invalid_token(match problem {
+        BearerProblem::NotText(TokenSource::Authorization) => "The Authorization header is not valid text",
+        BearerProblem::NotText(TokenSource::ApiKey) => "The apikey header is not valid text",
+        BearerProblem::NotBearer | BearerProblem::Empty(TokenSource::Authorization) => {
+            "The Authorization header must be `Bearer <token>`"
+        }
+        BearerProblem::Empty(TokenSource::ApiKey) => "The apikey header is empty",
+    })
 }
 
 impl FromRequestParts<AppState> for AuthUser {

@@ -117,12 +117,19 @@ fn cors(settings: &HttpSettings) -> CorsLayer {
             HeaderName::from_static("x-supabase-api-version"),
             HeaderName::from_static("accept-profile"),
             HeaderName::from_static("content-profile"),
+            // storage-js' uploads.
+            header::CACHE_CONTROL,
+            HeaderName::from_static("x-upsert"),
+            HeaderName::from_static("x-metadata"),
         ])
         .expose_headers([
             header::CONTENT_RANGE,
             header::LOCATION,
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("x-supabase-api-version"),
+            header::CONTENT_DISPOSITION,
+            header::ETAG,
+            header::LAST_MODIFIED,
         ])
         .max_age(Duration::from_secs(3600))
 }

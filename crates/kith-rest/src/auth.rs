@@ -2,10 +2,34 @@
 //! (PGRST301/PGRST303, `WWW-Authenticate: Bearer error="invalid_token"`). Tokens are never logged.
 
 use crate::error::{RestError, RestResult};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use kith_db::Caller;
 use kith_db::identity::{JwtVerifier, TokenError};
+use kith_http::AppState;
 use serde_json::{Map, Value};
+
+/// The caller of a `/rest/v1` request, as an extractor: anonymous without a token, refused with PostgREST's
+/// JWT errors when a token fails verification. The path it carries (`request.path`) is the one below
+/// `/rest/v1`, as PostgREST sees it behind Supabase's gateway.
+#[derive(Debug, Clone)]
+pub struct RestCaller(pub Caller);
+
+impl<S> FromRequestParts<S> for RestCaller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        // Nested under `/rest/v1`, the router hands over the path below it.
+        let path = parts.uri.path().strip_prefix("/rest/v1").unwrap_or(parts.uri.path());
+        caller(&parts.headers, &app.verifier, parts.method.as_str(), path).map(RestCaller)
+    }
+}
 
 /// The token a request carries: `Authorization: Bearer`, else the `apikey` header (as Supabase's gateway
 /// forwards it).
@@ -52,11 +76,9 @@ pub fn caller(headers: &HeaderMap, verifier: &JwtVerifier, method: &str, path: &
                 tracing::info!(reason = %err, "data API token refused");
                 match err {
                     TokenError::Expired => RestError::jwt("PGRST303", "JWT expired"),
-                    TokenError::Invalid("token is not valid yet") => RestError::jwt("PGRST303", "JWT not yet valid"),
-                    TokenError::Invalid("token signature is invalid") => {
-                        RestError::jwt("PGRST301", "JWT cryptographic operation failed")
-                    }
-                    TokenError::Invalid(reason) => RestError::jwt("PGRST301", &format!("Invalid JWT: {reason}")),
+                    TokenError::NotYetValid => RestError::jwt("PGRST303", "JWT not yet valid"),
+                    TokenError::BadSignature => RestError::jwt("PGRST301", "JWT cryptographic operation failed"),
+                    refused => RestError::jwt("PGRST301", &format!("Invalid JWT: {refused}")),
                 }
             })?
         }

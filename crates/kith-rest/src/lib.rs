@@ -1,150 +1,72 @@
 //! Kith's data API: a PostgREST-compatible `/rest/v1` so supabase-js `.from(…)` and `.rpc(…)` queries run
 //! unchanged, as their caller, under row-level security.
 //!
-//! Request flow: the caller is verified ([`auth`]), the query string is parsed ([`parser`]) and checked against
-//! the schema cache ([`schema`]), one parameterized statement is built ([`sql`]) and run in a transaction opened
-//! with [`kith_db::Db::begin_as`] (read-only for GET and HEAD), and its JSON is answered ([`handlers`]).
-//! The schema cache is read from the catalogs on first use and reloaded on `NOTIFY pgrst, 'reload schema'`
-//! (sent by `kith migrate`), listened for on a dedicated connection, never on the request path.
+//! A request goes through PostgREST's stages, one module each:
+//! 1. [`auth`]: the caller, verified like every Kith request and refused with PostgREST's JWT errors;
+//! 2. [`request`]: the request read into an [`ApiRequest`](request::ApiRequest) — profile, `Prefer`, `Accept`,
+//!    `Range`, query pairs, body — plain data;
+//! 3. [`parser`] and [`plan`]: the query string parsed into a syntax tree, then checked against the schema
+//!    cache ([`schema`]): media type, page, target table, write columns and upsert target, RPC overload,
+//!    embed relationships;
+//! 4. [`sql`]: one parameterized statement built from the plan (all SQL text lives there);
+//! 5. [`exec`]: the statement run in a transaction opened with [`kith_db::Db::begin_as`] (read-only for GET
+//!    and HEAD);
+//! 6. [`response`]: status, headers and the JSON or CSV Postgres rendered.
+//!
+//! [`handlers`] strings the stages together. The schema cache ([`state`]) is read from the catalogs on first
+//! use and reloaded on `NOTIFY pgrst, 'reload schema'` (sent by `kith migrate`), listened for on a dedicated
+//! connection, never on the request path.
 
 pub mod auth;
 pub mod error;
+mod exec;
 mod handlers;
 mod openapi;
 pub mod parser;
+pub mod plan;
+pub mod request;
+mod response;
 pub mod schema;
 pub mod sql;
+mod state;
 
-use axum::routing::any;
-use axum::{Extension, Router};
-use kith_db::Db;
+pub use state::{RestConfig, RestService, RestState};
+
+use axum::Router;
+use axum::routing::get;
 use kith_http::AppState;
-use schema::SchemaCache;
-use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
-/// Settings of the data API.
-#[derive(Debug, Clone)]
-pub struct RestConfig {
-    /// Exposed schemas; the first is the default profile.
-    pub schemas: Vec<String>,
-    /// Most rows one response returns.
-    pub max_rows: i64,
-    /// `statement_timeout` of every data API transaction, in milliseconds (0: none), so no request can keep
-    /// a connection busy past it (Supabase gives its API roles 3–8 s).
-    pub statement_timeout_ms: u64,
-}
-
-impl Default for RestConfig {
-    fn default() -> Self {
-        RestConfig {
-            schemas: vec!["public".to_owned()],
-            max_rows: 1000,
-            statement_timeout_ms: 8000,
-        }
-    }
-}
-
-/// The data API's shared state: its settings and the schema cache.
-#[derive(Debug)]
-pub struct RestState {
-    config: RestConfig,
-    cache: RwLock<Option<Arc<SchemaCache>>>,
-    started: tokio::sync::OnceCell<()>,
-}
-
-impl RestState {
-    fn new(config: RestConfig) -> Self {
-        RestState {
-            config,
-            cache: RwLock::new(None),
-            started: tokio::sync::OnceCell::new(),
-        }
-    }
-
-    /// The current schema cache, loading it (and starting the reload listener) on first use.
-    async fn schema(self: &Arc<Self>, db: &Db) -> Result<Arc<SchemaCache>, error::RestError> {
-        self.started
-            .get_or_init(|| async {
-                // LISTEN before the first load, so no reload between the two is missed.
-                let notifications = match db.listen("pgrst").await {
-                    Ok(n) => Some(n),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "data API: cannot listen for schema reloads yet");
-                        None
-                    }
-                };
-                self.reload(db).await;
-                tokio::spawn(watch(Arc::downgrade(self), db.clone(), notifications));
-            })
-            .await;
-        if let Some(cache) = self.current() {
-            return Ok(cache);
-        }
-        self.reload(db).await;
-        self.current().ok_or_else(error::RestError::cache_unavailable)
-    }
-
-    fn current(&self) -> Option<Arc<SchemaCache>> {
-        self.cache.read().ok().and_then(|guard| guard.clone())
-    }
-
-    /// Reads the catalogs again; keeps the old cache if that fails.
-    pub async fn reload(&self, db: &Db) {
-        match SchemaCache::load(db, &self.config.schemas).await {
-            Ok(cache) => {
-                tracing::info!(
-                    tables = cache.tables.len(),
-                    functions = cache.functions.len(),
-                    "data API schema cache loaded"
-                );
-                if let Ok(mut guard) = self.cache.write() {
-                    *guard = Some(Arc::new(cache));
-                }
-            }
-            Err(err) => tracing::warn!(error = %err, "data API: cannot load the schema cache"),
-        }
-    }
-}
-
-/// Reloads the cache on each `pgrst` notification (`reload schema` or empty payload), reconnecting with
-/// backoff; ends when the state is gone.
-async fn watch(state: Weak<RestState>, db: Db, mut notifications: Option<kith_db::Notifications>) {
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        if let Some(mut listening) = notifications.take() {
-            backoff = Duration::from_secs(1);
-            while let Some(payload) = listening.recv().await {
-                let Some(state) = state.upgrade() else { return };
-                if payload.is_empty() || payload == "reload schema" {
-                    state.reload(&db).await;
-                }
-            }
-            tracing::warn!("data API: schema reload listener disconnected");
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-        let Some(alive) = state.upgrade() else { return };
-        match db.listen("pgrst").await {
-            Ok(listening) => {
-                // Changes made while disconnected were not announced to us: read everything again.
-                alive.reload(&db).await;
-                notifications = Some(listening);
-            }
-            Err(err) => tracing::debug!(error = %err, "data API: reconnecting the schema listener"),
-        }
-    }
-}
-
-/// The `/rest/v1` routes.
-pub fn routes(config: RestConfig) -> Router<AppState> {
-    let state = Arc::new(RestState::new(config));
+/// The `/rest/v1` routes, nested under their prefix with their own state, fallback (404 PGRST125) and
+/// method-not-allowed answers (405 PGRST117, PGRST101 for RPC), all in PostgREST's error shape.
+pub fn routes<S: Clone + Send + Sync + 'static>(app: AppState, config: RestConfig) -> Router<S> {
+    let state = RestService {
+        app,
+        rest: Arc::new(RestState::new(config)),
+    };
+    let root = || get(handlers::root).fallback(handlers::unsupported_method);
+    let api = Router::new()
+        .route("/", root())
+        .route(
+            "/rpc/{function}",
+            get(handlers::rpc)
+                .post(handlers::rpc)
+                .options(handlers::options)
+                .fallback(handlers::unsupported_rpc_method),
+        )
+        .route(
+            "/{table}",
+            get(handlers::table)
+                .post(handlers::table)
+                .patch(handlers::table)
+                .delete(handlers::table)
+                .options(handlers::options)
+                .fallback(handlers::unsupported_method),
+        )
+        .fallback(handlers::invalid_path)
+        .with_state(state.clone());
+    // A nested router's `/` is the prefix itself; the root with its trailing slash is routed beside it.
     Router::new()
-        .route("/rest/v1", any(handlers::root))
-        .route("/rest/v1/", any(handlers::root))
-        .route("/rest/v1/rpc/{function}", any(handlers::rpc))
-        .route("/rest/v1/{table}", any(handlers::table))
-        .route("/rest/v1/{table}/", any(handlers::invalid_path))
-        .route("/rest/v1/{table}/{*rest}", any(handlers::invalid_path))
-        .layer(Extension(state))
+        .nest("/rest/v1", api)
+        .route("/rest/v1/", root().with_state(state))
 }

@@ -6,8 +6,9 @@
 // Failures are reported with their minimal input; they are not persisted next to the sources.
 
 use kith_rest::parser::{self, parse_query, parse_select};
+use kith_rest::plan::{BodyFormat, Page};
 use kith_rest::schema::{Column, ForeignKey, SchemaCache, Table};
-use kith_rest::sql::{BodyFormat, Builder, Page};
+use kith_rest::sql::Builder;
 use proptest::prelude::*;
 
 fn column(name: &str, type_sql: &str) -> Column {

@@ -73,6 +73,12 @@ pub struct SettingArgs {
     /// Statement timeout of data API requests in milliseconds, 0 for none [default: 8000].
     #[arg(long, env = "KITH_REST_STATEMENT_TIMEOUT_MS", global = true)]
     pub rest_statement_timeout_ms: Option<String>,
+    /// Directory of the Storage API's files [default: <data dir>/storage].
+    #[arg(long, env = "KITH_STORAGE_DIR", global = true)]
+    pub storage_dir: Option<PathBuf>,
+    /// Largest file the Storage API accepts, in bytes [default: 52428800].
+    #[arg(long, env = "KITH_STORAGE_MAX_FILE_SIZE", global = true)]
+    pub storage_max_file_size: Option<String>,
     /// Auth settings.
     #[command(flatten)]
     pub auth: AuthArgs,

@@ -68,7 +68,9 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
     let (state, auth) = build_state(settings, db, &secret).await?;
     // Stored lead scores age as interactions decay: keep them current in the background.
     kith_crm::rescore_job::spawn(state.db.clone(), RESCORE_EVERY);
-    let router = app::router(state.clone(), &auth, &settings.rest, &settings.http)?;
+    let storage =
+        kith_storage::StorageConfig::new(&settings.storage_dir, settings.storage_max_file_size, secret.as_bytes());
+    let router = app::router_with_storage(state.clone(), &auth, &settings.rest, Some(&storage), &settings.http)?;
     let router = server::body_timeout(router, &settings.limits);
 
     let listener = TcpListener::bind(settings.bind)

@@ -85,6 +85,10 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The data API.
     pub rest: RestConfig,
+    /// Where the Storage API keeps its files.
+    pub storage_dir: PathBuf,
+    /// Largest file the Storage API accepts, in bytes.
+    pub storage_max_file_size: u64,
     /// Choices made for the operator, logged once logging is set up.
     pub notices: Vec<String>,
 }
@@ -129,6 +133,8 @@ struct FileSettings {
     rest_statement_timeout_ms: Option<u32>,
     web_session_idle_timeout: Option<u32>,
     web_session_absolute_timeout: Option<u32>,
+    storage_dir: Option<PathBuf>,
+    storage_max_file_size: Option<u64>,
 }
 
 impl Settings {
@@ -309,9 +315,29 @@ impl Settings {
             rest.statement_timeout_ms = parse_number("KITH_REST_STATEMENT_TIMEOUT_MS", &v, 0, 3_600_000)?.into();
         }
 
+        let storage_dir = args
+            .storage_dir
+            .clone()
+            .or_else(|| file.storage_dir.clone())
+            .unwrap_or_else(|| data_dir.join("storage"));
+        let storage_max_file_size = match pick(
+            &args.storage_max_file_size,
+            &file.storage_max_file_size.map(|n| n.to_string()),
+        ) {
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=1 << 40).contains(n))
+                .ok_or_else(|| invalid("KITH_STORAGE_MAX_FILE_SIZE", "must be a number of bytes from 1 to 2^40"))?,
+            None => 50 * 1024 * 1024,
+        };
+
         Ok(Settings {
             notices,
             rest,
+            storage_dir,
+            storage_max_file_size,
             auth,
             bind,
             admin_bind,

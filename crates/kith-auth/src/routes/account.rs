@@ -72,7 +72,6 @@ pub(super) async fn reauthenticate(State(state): State<AuthState>, headers: Head
         &[&user.id, &nonce_hash(&email, &nonce)],
     )
     .await?;
-    tx.commit().await?;
     let mail = Mail {
         to: email,
         subject: "Confirm reauthentication".to_owned(),
@@ -81,7 +80,7 @@ pub(super) async fn reauthenticate(State(state): State<AuthState>, headers: Head
         link: String::new(),
         code: Some(nonce),
     };
-    state.deliver(&mail).await?;
+    state.commit_and_send(tx, Some(mail)).await?;
     tracing::info!(user_id = %user.id, "reauthentication nonce sent");
     Ok(Json(json!({})))
 }
@@ -231,6 +230,7 @@ pub(super) async fn update_user(
         .await?;
     }
 
+    let mut mail = None;
     if let Some(email) = new_email.filter(|e| Some(e) != user.email.as_ref()) {
         if store::user_by_email(&mut tx, &email).await?.is_some() {
             return Err(AuthError::new(
@@ -244,20 +244,22 @@ pub(super) async fn update_user(
             &[&user.id, &email],
         )
         .await?;
-        state
-            .send_link(
-                &mut tx,
-                user.id,
-                MailKind::EmailChange,
-                &email,
-                None,
-                query.redirect_to.as_deref(),
-            )
-            .await?;
+        mail = Some(
+            state
+                .link_mail(
+                    &mut tx,
+                    user.id,
+                    MailKind::EmailChange,
+                    &email,
+                    None,
+                    query.redirect_to.as_deref(),
+                )
+                .await?,
+        );
     }
 
     let user = store::user_by_id(&mut tx, user.id).await?.unwrap_or(user);
     let body = state.user_json(&mut tx, &user).await?;
-    tx.commit().await?;
+    state.commit_and_send(tx, mail).await?;
     Ok(Json(body))
 }

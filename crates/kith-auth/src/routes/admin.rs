@@ -22,13 +22,13 @@ use uuid::Uuid;
 /// `service_role`) 403 `not_admin`.
 pub(super) fn require_admin(state: &AuthState, headers: &HeaderMap, client: &Client) -> AuthResult<Actor> {
     let token = bearer(headers)?;
-    let caller = state.verifier().verify(token).map_err(|err| {
+    let caller = token.verify(state.verifier()).map_err(|err| {
         tracing::info!(reason = %err, "admin token refused");
         AuthError::bad_jwt(err)
     })?;
     // The service-role key is an API key: signed with the project secret (no `kid`), no subject, no session.
     // A verified token that claims the role but has the shape of a user token is not the key.
-    let api_key_shaped = jsonwebtoken::decode_header(token).is_ok_and(|h| h.kid.is_none())
+    let api_key_shaped = jsonwebtoken::decode_header(token.expose()).is_ok_and(|h| h.kid.is_none())
         && caller.user_id().is_none()
         && caller.session_id().is_none();
     if caller.role() != DbRole::ServiceRole || !api_key_shaped {
@@ -438,7 +438,6 @@ pub(super) async fn invite(
     .await?;
     let user = admin::load_user(&mut tx, user.id).await?;
     let body = state.user_json(&mut tx, &user).await?;
-    tx.commit().await?;
-    state.deliver(&mail).await?;
+    state.commit_and_send(tx, Some(mail)).await?;
     Ok(Json(body))
 }

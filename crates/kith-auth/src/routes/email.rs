@@ -91,8 +91,8 @@ pub(super) async fn otp(
         }
     };
     let flow = state.start_flow(&mut tx, pkce.as_ref(), user.id, "magiclink").await?;
-    state
-        .send_link(
+    let mail = state
+        .link_mail(
             &mut tx,
             user.id,
             MailKind::MagicLink,
@@ -101,7 +101,7 @@ pub(super) async fn otp(
             query.redirect_to.as_deref(),
         )
         .await?;
-    tx.commit().await?;
+    state.commit_and_send(tx, Some(mail)).await?;
     Ok(Json(json!({})))
 }
 
@@ -212,8 +212,7 @@ pub(super) async fn resend(
         }
         _ => return Ok(Json(json!({}))),
     };
-    tx.commit().await?;
-    state.deliver(&mail).await?;
+    state.commit_and_send(tx, Some(mail)).await?;
     tracing::info!(user_id = %user.id, kind, "confirmation mail sent again");
     Ok(Json(json!({})))
 }

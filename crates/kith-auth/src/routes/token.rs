@@ -115,9 +115,9 @@ pub(super) async fn signup(
             tx.commit().await?;
             Ok(Json(session))
         }
-        Registration::MailSent(mut tx, user) => {
+        Registration::MailSent(mut tx, user, mail) => {
             let body = state.user_json(&mut tx, &user).await?;
-            tx.commit().await?;
+            state.commit_and_send(tx, Some(mail)).await?;
             Ok(Json(body))
         }
         // Confirmation required: answer like a new sign-up, so the address's existence stays secret.

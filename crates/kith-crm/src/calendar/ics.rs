@@ -5,7 +5,7 @@
 //! exclusive DTEND. A recurring event carries its RRULE; its DTSTART is in UTC too, so clients expand it in UTC
 //! (an event recurring in a zone with daylight saving shifts by an hour across the change in such clients).
 
-use crate::calendar::Event;
+use super::model::Event;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 

@@ -7,9 +7,12 @@
 //! because `COUNT` is bounded. What remains is cut off by a [`Budget`] shared by every series of one listing: a
 //! number of iteration steps and a deadline. Callers run expansion on a blocking thread.
 
+use super::model::{Event, to_json, zone};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use kith_http::{ApiError, ApiResult};
 use rrule::{Frequency, RRule, RRuleSet, Unvalidated};
+use serde_json::Value;
 use std::time::Instant;
 
 /// Frequencies a stored rule may use; finer ones turn one week into thousands of occurrences.
@@ -231,6 +234,104 @@ impl Step {
     }
 }
 
+/// Most occurrences one listing returns.
+const MAX_LISTED: usize = 5_000;
+/// Occurrences one listing may generate while expanding (inside the window or not): about 10 ms of work.
+const EXPANSION_STEPS: u32 = 50_000;
+/// Wall-clock bound on one listing's expansion, whatever the steps cost.
+const EXPANSION_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The occurrences of `e` that overlap `[from, to)`, as (start, end), within what `budget` allows.
+pub fn occurrences(e: &Event, from: DateTime<Utc>, to: DateTime<Utc>, budget: &mut Budget) -> Expansion {
+    match &e.rrule {
+        None => {
+            let duration = e.ends_at - e.starts_at;
+            let overlaps = e.starts_at < to && (e.ends_at > from || (duration.is_zero() && e.starts_at >= from));
+            Expansion {
+                occurrences: if overlaps {
+                    vec![(e.starts_at, e.ends_at)]
+                } else {
+                    vec![]
+                },
+                truncated: false,
+            }
+        }
+        Some(rule) => Series {
+            rule,
+            starts_at: e.starts_at,
+            duration: e.ends_at - e.starts_at,
+            tz: zone(&e.timezone),
+        }
+        .expand(from, to, budget),
+    }
+}
+
+/// One occurrence of an event inside a window.
+#[derive(Debug, Clone)]
+pub struct Occurrence {
+    /// The event (shared by all its occurrences).
+    pub event: std::sync::Arc<Event>,
+    /// This occurrence's start.
+    pub starts_at: DateTime<Utc>,
+    /// This occurrence's end (exclusive).
+    pub ends_at: DateTime<Utc>,
+}
+
+impl Occurrence {
+    pub(crate) fn to_json(&self) -> Value {
+        let shown = self.event.rrule.is_some().then_some((self.starts_at, self.ends_at));
+        to_json(&self.event, shown)
+    }
+}
+
+/// The occurrences of a window, sorted by start.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    /// Occurrences overlapping the window.
+    pub occurrences: Vec<Occurrence>,
+    /// Whether the expansion budget or the listing cap cut something off.
+    pub truncated: bool,
+}
+
+/// One listing's events expanded into the window, sorted by start.
+fn expand_listing(events: Vec<Event>, from: DateTime<Utc>, to: DateTime<Utc>) -> Window {
+    let mut budget = Budget::new(EXPANSION_STEPS, Instant::now() + EXPANSION_DEADLINE);
+    let mut truncated = false;
+    let mut out: Vec<Occurrence> = Vec::new();
+    for e in events {
+        let expansion = occurrences(&e, from, to, &mut budget);
+        truncated |= expansion.truncated;
+        let event = std::sync::Arc::new(e);
+        for (starts_at, ends_at) in expansion.occurrences {
+            out.push(Occurrence {
+                event: event.clone(),
+                starts_at,
+                ends_at,
+            });
+            if out.len() >= MAX_LISTED {
+                truncated = true;
+                break;
+            }
+        }
+        if out.len() >= MAX_LISTED {
+            break;
+        }
+    }
+    out.sort_by_key(|o| o.starts_at);
+    Window {
+        occurrences: out,
+        truncated,
+    }
+}
+
+/// `events` as occurrences inside `[from, to)`, sorted by start. Expansion is CPU work whose size the events
+/// decide: it runs on a blocking thread, after the caller's transaction has given its connection back.
+pub async fn expand(events: Vec<Event>, from: DateTime<Utc>, to: DateTime<Utc>) -> ApiResult<Window> {
+    tokio::task::spawn_blocking(move || expand_listing(events, from, to))
+        .await
+        .map_err(|e| ApiError::internal(&e))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -376,5 +477,77 @@ mod tests {
         for good in ["FREQ=HOURLY", "RRULE:FREQ=WEEKLY;BYDAY=MO,WE", "FREQ=DAILY;COUNT=10000"] {
             assert!(parse(good).is_ok(), "{good}");
         }
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use uuid::Uuid;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn occurrences(e: &Event, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let mut budget = Budget::new(u32::MAX, Instant::now() + std::time::Duration::from_secs(60));
+        super::occurrences(e, from, to, &mut budget).occurrences
+    }
+
+    fn sample(rrule: Option<&str>, tz: &str) -> Event {
+        Event {
+            id: Uuid::nil(),
+            workspace_id: Uuid::nil(),
+            title: "Standup".into(),
+            description: None,
+            starts_at: t("2026-03-02T09:00:00Z"),
+            ends_at: t("2026-03-02T09:30:00Z"),
+            all_day: false,
+            timezone: tz.into(),
+            location: None,
+            attendees: vec![],
+            contact_ids: vec![],
+            rrule: rrule.map(str::to_owned),
+            sequence: 0,
+            updated_at: t("2026-03-01T00:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn recurrences_expand_inside_the_window_only() {
+        let e = sample(Some("FREQ=DAILY;COUNT=10"), "UTC");
+        let got = occurrences(&e, t("2026-03-04T00:00:00Z"), t("2026-03-07T00:00:00Z"));
+        let starts: Vec<String> = got.iter().map(|o| o.0.to_rfc3339()).collect();
+        assert_eq!(
+            starts,
+            [
+                "2026-03-04T09:00:00+00:00",
+                "2026-03-05T09:00:00+00:00",
+                "2026-03-06T09:00:00+00:00"
+            ]
+        );
+        assert!(got.iter().all(|(s, e)| *e - *s == Duration::minutes(30)));
+        // An occurrence already running at the window's start overlaps it.
+        let got = occurrences(&e, t("2026-03-04T09:15:00Z"), t("2026-03-04T10:00:00Z"));
+        assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn recurrences_follow_the_events_time_zone_across_dst() {
+        // 09:00 in Berlin: 08:00Z in winter, 07:00Z after the switch on 2026-03-29.
+        let mut e = sample(Some("FREQ=WEEKLY;COUNT=3"), "Europe/Berlin");
+        e.starts_at = t("2026-03-23T08:00:00Z");
+        e.ends_at = t("2026-03-23T09:00:00Z");
+        let got = occurrences(&e, t("2026-03-01T00:00:00Z"), t("2026-05-01T00:00:00Z"));
+        let starts: Vec<String> = got.iter().map(|o| o.0.to_rfc3339()).collect();
+        assert_eq!(
+            starts,
+            [
+                "2026-03-23T08:00:00+00:00",
+                "2026-03-30T07:00:00+00:00",
+                "2026-04-06T07:00:00+00:00"
+            ]
+        );
     }
 }

@@ -56,7 +56,7 @@ fn template_name() -> String {
 }
 
 /// Creates (once per cluster) a migrated template, then a fresh database cloned from it.
-async fn fresh_database() -> String {
+pub async fn fresh_database() -> String {
     let admin = connect(&admin_config()).await;
     let template = template_name();
     admin
@@ -157,7 +157,7 @@ impl TestApp {
             db: db.clone(),
             verifier: verifier.clone(),
         };
-        let mailer = Mailer::new(None, &auth.mail_from, auth.outbox_dir.clone()).unwrap();
+        let mailer = Mailer::new(auth.smtp_url.as_deref(), &auth.mail_from, auth.outbox_dir.clone()).unwrap();
         let auth_state = AuthState::new(db.clone(), verifier, Signer::new(SECRET.as_bytes()), auth, mailer)
             .await
             .unwrap();

@@ -46,6 +46,18 @@ async fn bad_input_on_every_write_route_is_a_precise_4xx_and_changes_nothing() {
         .as_str()
         .unwrap()
         .to_owned();
+    let i = crate::support::call(
+        &app,
+        "POST",
+        &format!("/api/contacts/{c}/interactions"),
+        &a.owner.token,
+        Some(&json!({"kind": "call"})),
+        201,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let u = a.owner.id;
     let long = "x".repeat(301);
     let very_long = "x".repeat(5001);
@@ -233,6 +245,36 @@ async fn bad_input_on_every_write_route_is_a_precise_4xx_and_changes_nothing() {
                     "contact_id",
                 ),
             ],
+            ("PATCH", "/api/interactions/{id}") => vec![
+                case(
+                    format!("/api/interactions/{i}"),
+                    json!({"kind": "carrier_pigeon"}),
+                    "kind",
+                ),
+                case(
+                    format!("/api/interactions/{i}"),
+                    json!({"occurred_at": "2200-01-01T00:00:00Z"}),
+                    "occurred_at",
+                ),
+                case(
+                    format!("/api/interactions/{i}"),
+                    json!({"occurred_at": "yesterday"}),
+                    "occurred_at",
+                ),
+                case(
+                    format!("/api/interactions/{i}"),
+                    json!({"summary": very_long}),
+                    "summary",
+                ),
+                case("/api/interactions/nope", json!({"summary": "x"}), "id"),
+            ],
+            ("DELETE", "/api/interactions/{id}") => vec![Case {
+                path: "/api/interactions/nope".into(),
+                body: Raw::None,
+                status: 422,
+                code: "validation_failed",
+                field: Some("id"),
+            }],
             ("POST", "/api/calendar/events") => {
                 let ev = |extra: Value| {
                     let mut body = json!({"workspace_id": w, "title": "T", "starts_at": "2026-03-02T10:00:00Z"});
@@ -398,6 +440,18 @@ async fn bad_input_on_every_write_route_is_a_precise_4xx_and_changes_nothing() {
         ),
         ("/api/workspaces?org_id=1".to_owned(), "org_id"),
         ("/api/contacts/nope".to_owned(), "id"),
+        (format!("/api/contacts?workspace_id={w}&tier=boiling"), "tier"),
+        (format!("/api/contacts?workspace_id={w}&sort=random"), "sort"),
+        (format!("/api/contacts?workspace_id={w}&status=vip"), "status"),
+        (
+            format!("/api/contacts?workspace_id={w}&last_interaction_after=soon"),
+            "last_interaction_after",
+        ),
+        (
+            format!("/api/contacts?workspace_id={w}&sort=score&cursor=s5.nope"),
+            "cursor",
+        ),
+        (format!("/api/contacts/export.csv?workspace_id={w}&tier=x"), "tier"),
     ] {
         let response = crate::support::send(&app, "GET", &path, Some(&a.owner.token), None).await;
         let body = crate::support::body(response, 422).await;

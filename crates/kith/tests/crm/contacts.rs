@@ -280,3 +280,328 @@ async fn a_large_import_streams_past_the_json_body_limit_in_batches() {
         "every imported contact is stored and scored"
     );
 }
+
+/// Every page of `base` (a listing URL) in `limit`-sized pages, following `next_cursor`.
+async fn all_pages(app: &TestApp, token: &str, base: &str, limit: usize) -> Vec<serde_json::Value> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..50 {
+        let path = match &cursor {
+            Some(c) => format!("{base}&limit={limit}&cursor={}", urlencoding(c)),
+            None => format!("{base}&limit={limit}"),
+        };
+        let page = call(app, "GET", &path, token, None, 200).await;
+        let contacts = page["contacts"].as_array().unwrap();
+        assert!(contacts.len() <= limit);
+        seen.extend(contacts.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return seen,
+        }
+    }
+    panic!("{base}: more pages than contacts");
+}
+
+/// Percent-encodes a cursor for a query string.
+fn urlencoding(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn filters_and_every_sort_order_page_without_gaps_or_repeats() {
+    let app = TestApp::spawn().await;
+    let acme = org(&app, "Acme").await;
+    let token = &acme.owner.token;
+    let people = [
+        ("Zoe", "Adams", "customer", vec!["vip"]),
+        ("adam", "Zimmer", "lead", vec![]),
+        ("Ming", "Li", "lead", vec!["vip", "board"]),
+        ("Yves", "Zola", "opportunity", vec![]),
+        ("Bo", "Bo", "lead", vec![]),
+        ("Bo", "Bo", "lead", vec!["twin"]),
+        ("Ada", "Lovelace", "inactive", vec!["vip"]),
+    ];
+    let mut ids = Vec::new();
+    for (first, last, status, tags) in &people {
+        let c = contact(
+            &app,
+            &acme,
+            json!({"first_name": first, "last_name": last, "status": status, "tags": tags,
+                   "email": format!("{}.{}@{}.io", first.to_lowercase(), last.to_lowercase(), ids.len()),
+                   "company": "Acme", "job_title": "CEO", "phone": "+1 555 0100"}),
+        )
+        .await;
+        ids.push(c["id"].as_str().unwrap().to_owned());
+    }
+    // Ming is touched recently and often (hot or warm); Zoe once, long ago; the rest never.
+    let now = chrono::Utc::now();
+    for (who, days_ago, kind) in [
+        (2, 1, "meeting"),
+        (2, 2, "email_replied"),
+        (2, 3, "call"),
+        (2, 4, "meeting"),
+        (0, 80, "note"),
+    ] {
+        let at = (now - chrono::Duration::days(days_ago)).to_rfc3339();
+        call(
+            &app,
+            "POST",
+            &format!("/api/contacts/{}/interactions", ids[who]),
+            token,
+            Some(&json!({"kind": kind, "occurred_at": at})),
+            201,
+        )
+        .await;
+    }
+    let base = format!("/api/contacts?workspace_id={}", acme.workspace_id);
+
+    for sort in ["newest", "name", "score", "last_interaction"] {
+        let listed = all_pages(&app, token, &format!("{base}&sort={sort}"), 2).await;
+        let mut seen: Vec<&str> = listed.iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(seen.len(), people.len(), "{sort}");
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), people.len(), "{sort}: pages must not overlap");
+        let one_page = call(&app, "GET", &format!("{base}&sort={sort}&limit=200"), token, None, 200).await;
+        assert_eq!(
+            &one_page["contacts"],
+            &json!(listed),
+            "{sort}: pages join into the one-page order"
+        );
+        match sort {
+            "name" => {
+                let names: Vec<String> = listed
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} {}",
+                            c["first_name"].as_str().unwrap(),
+                            c["last_name"].as_str().unwrap()
+                        )
+                    })
+                    .collect();
+                assert_eq!(names.first().map(String::as_str), Some("Ada Lovelace"), "{names:?}");
+                assert_eq!(names[1], "adam Zimmer", "case-insensitive: {names:?}");
+                assert_eq!(names.last().map(String::as_str), Some("Zoe Adams"), "{names:?}");
+            }
+            "score" => {
+                let scores: Vec<i64> = listed.iter().map(|c| c["score"].as_i64().unwrap()).collect();
+                assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+                assert_eq!(listed[0]["id"], ids[2].as_str());
+            }
+            "last_interaction" => {
+                assert_eq!(listed[0]["id"], ids[2].as_str());
+                assert_eq!(listed[1]["id"], ids[0].as_str());
+                assert!(listed[2..].iter().all(|c| c["last_interaction_at"].is_null()));
+            }
+            _ => {
+                let newest: Vec<&str> = listed.iter().map(|c| c["id"].as_str().unwrap()).collect();
+                let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+                expected.reverse();
+                assert_eq!(newest, expected);
+            }
+        }
+        // A cursor of one order is refused by another.
+        let first = call(&app, "GET", &format!("{base}&sort={sort}&limit=2"), token, None, 200).await;
+        let cursor = urlencoding(first["next_cursor"].as_str().unwrap());
+        let other = if sort == "name" { "score" } else { "name" };
+        let body = call(
+            &app,
+            "GET",
+            &format!("{base}&sort={other}&cursor={cursor}"),
+            token,
+            None,
+            422,
+        )
+        .await;
+        assert_error(&body, "validation_failed", Some("cursor"));
+    }
+
+    let ids_of = |page: &serde_json::Value| -> Vec<String> {
+        let mut ids: Vec<String> = page["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |picked: &[usize]| -> Vec<String> {
+        let mut out: Vec<String> = picked.iter().map(|&i| ids[i].clone()).collect();
+        out.sort();
+        out
+    };
+    let base = base.as_str();
+    let shared = &app;
+    let get = |query: String| async move { call(shared, "GET", &format!("{base}&{query}"), token, None, 200).await };
+    assert_eq!(ids_of(&get("tag=VIP".into()).await), sorted(&[0, 2, 6]));
+    assert_eq!(ids_of(&get("tag=vip&status=customer".into()).await), sorted(&[0]));
+    assert_eq!(ids_of(&get("status=lead".into()).await), sorted(&[1, 2, 4, 5]));
+    let week_ago = (now - chrono::Duration::days(7)).format("%Y-%m-%d");
+    assert_eq!(
+        ids_of(&get(format!("last_interaction_after={week_ago}")).await),
+        sorted(&[2])
+    );
+    assert_eq!(
+        ids_of(&get(format!("last_interaction_before={week_ago}")).await),
+        sorted(&[0, 1, 3, 4, 5, 6]),
+        "not touched since: never touched included"
+    );
+    // Tiers: the listing agrees with each contact's own tier.
+    let everyone = get("limit=200".into()).await;
+    for tier in ["hot", "warm", "cold"] {
+        let expected: Vec<usize> = (0..ids.len())
+            .filter(|&i| {
+                everyone["contacts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["id"] == ids[i].as_str() && c["tier"] == tier)
+            })
+            .collect();
+        assert_eq!(ids_of(&get(format!("tier={tier}")).await), sorted(&expected), "{tier}");
+    }
+    assert_eq!(
+        ids_of(&get("tier=hot,warm,cold".into()).await),
+        sorted(&[0, 1, 2, 3, 4, 5, 6])
+    );
+    assert_eq!(ids_of(&get("q=zimmer&status=lead".into()).await), sorted(&[1]));
+    // Empty form fields mean "not given".
+    assert_eq!(ids_of(&get("tag=&tier=&sort=&status=".into()).await).len(), ids.len());
+
+    // The export writes what the same filter lists.
+    let response = send(
+        &app,
+        "GET",
+        &format!(
+            "/api/contacts/export.csv?workspace_id={}&tag=vip&sort=name",
+            acme.workspace_id
+        ),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[0].starts_with("Ada,Lovelace,"), "{text}");
+    assert!(rows[1].starts_with("Ming,Li,"), "{text}");
+    assert!(rows[2].starts_with("Zoe,Adams,"), "{text}");
+}
+
+#[tokio::test]
+async fn interactions_are_edited_and_deleted_by_members_only_and_rescore_the_contact() {
+    let app = TestApp::spawn().await;
+    let acme = org(&app, "Acme").await;
+    let other = org(&app, "Other").await;
+    let viewer = crate::support::member(&app, &acme, "viewer").await;
+    let member = crate::support::member(&app, &acme, "member").await;
+    let ada = contact(&app, &acme, json!({"first_name": "Ada", "email": "ada@acme.io"})).await;
+    let ada_id = ada["id"].as_str().unwrap();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let note = call(
+        &app,
+        "POST",
+        &format!("/api/contacts/{ada_id}/interactions"),
+        &acme.owner.token,
+        Some(&json!({"kind": "note", "occurred_at": yesterday, "summary": "Met at a fair"})),
+        201,
+    )
+    .await;
+    let path = format!("/api/interactions/{}", note["id"].as_str().unwrap());
+    let before_edit = score(&app, ada_id, &acme.owner.token).await;
+
+    // Refusals change nothing.
+    let before = snapshot(&app).await;
+    let body = call(&app, "PATCH", &path, &viewer.token, Some(&json!({"summary": "x"})), 403).await;
+    assert_error(&body, "insufficient_role", None);
+    let body = call(&app, "DELETE", &path, &viewer.token, None, 403).await;
+    assert_error(&body, "insufficient_role", None);
+    let body = call(
+        &app,
+        "PATCH",
+        &path,
+        &other.owner.token,
+        Some(&json!({"summary": "x"})),
+        404,
+    )
+    .await;
+    assert_error(&body, "not_found", None);
+    let body = call(&app, "DELETE", &path, &other.owner.token, None, 404).await;
+    assert_error(&body, "not_found", None);
+    let wrong_workspace = format!("{path}?workspace_id={}", other.workspace_id);
+    call(&app, "DELETE", &wrong_workspace, &member.token, None, 404).await;
+    let body = call(
+        &app,
+        "PATCH",
+        &path,
+        &member.token,
+        Some(&json!({"kind": "meeting", "occurred_at": "2299-01-01T00:00:00Z"})),
+        422,
+    )
+    .await;
+    assert_error(&body, "validation_failed", Some("occurred_at"));
+    assert_eq!(before, snapshot(&app).await, "a refused edit changed the database");
+
+    // A member turns the note into a meeting: the contact's score follows in the same request.
+    let edited = call(
+        &app,
+        "PATCH",
+        &path,
+        &member.token,
+        Some(&json!({"kind": "meeting", "summary": null})),
+        200,
+    )
+    .await;
+    assert_eq!(edited["kind"], "meeting");
+    assert_eq!(edited["summary"], json!(null));
+    assert_eq!(edited["id"], note["id"]);
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(edited["occurred_at"].as_str().unwrap()).unwrap(),
+        chrono::DateTime::parse_from_rfc3339(note["occurred_at"].as_str().unwrap()).unwrap(),
+        "absent fields stay"
+    );
+    let after_edit = score(&app, ada_id, &acme.owner.token).await;
+    assert!(
+        after_edit > before_edit,
+        "a meeting weighs more than a note: {before_edit} → {after_edit}"
+    );
+    let listed = call(
+        &app,
+        "GET",
+        &format!("/api/contacts/{ada_id}/interactions"),
+        &viewer.token,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(listed[0]["kind"], "meeting");
+
+    call(&app, "DELETE", &path, &member.token, None, 204).await;
+    call(&app, "DELETE", &path, &member.token, None, 404).await;
+    call(&app, "PATCH", &path, &member.token, Some(&json!({"summary": "x"})), 404).await;
+    let contact = call(
+        &app,
+        "GET",
+        &format!("/api/contacts/{ada_id}"),
+        &viewer.token,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(contact["last_interaction_at"], json!(null), "{contact}");
+    assert!(contact["score"].as_i64().unwrap() < after_edit);
+}
+
+/// A contact's stored score.
+async fn score(app: &TestApp, id: &str, token: &str) -> i64 {
+    let contact = call(app, "GET", &format!("/api/contacts/{id}"), token, None, 200).await;
+    contact["score"].as_i64().unwrap()
+}

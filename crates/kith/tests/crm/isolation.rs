@@ -18,6 +18,7 @@ struct Target {
     workspace_id: Uuid,
     contact_id: Uuid,
     event_id: Uuid,
+    interaction_id: Uuid,
     extra_workspace_id: Uuid,
     user_id: Uuid,
     invitation_id: Uuid,
@@ -96,6 +97,11 @@ fn request(spec: &RouteSpec, t: &Target) -> (String, Body) {
             format!("/api/contacts/{c}/interactions"),
             Body::Json(json!({"kind": "note", "summary": "hi"})),
         ),
+        ("PATCH", "/api/interactions/{id}") => (
+            format!("/api/interactions/{}", t.interaction_id),
+            Body::Json(json!({"summary": "Edited"})),
+        ),
+        ("DELETE", "/api/interactions/{id}") => (format!("/api/interactions/{}", t.interaction_id), Body::None),
         ("GET", "/api/agents/contact-intelligence") => {
             (format!("/api/agents/contact-intelligence?workspace_id={w}"), Body::None)
         }
@@ -156,6 +162,15 @@ async fn target(app: &TestApp, f: &Fixture, invitee: &TestUser) -> Target {
         json!({"title": "Target", "starts_at": "2026-03-02T09:00:00Z"}),
     )
     .await;
+    let interaction = crate::support::call(
+        app,
+        "POST",
+        &format!("/api/contacts/{}/interactions", contact["id"].as_str().unwrap()),
+        &f.a.owner.token,
+        Some(&json!({"kind": "call", "summary": "Target"})),
+        201,
+    )
+    .await;
     let extra = member(app, &f.a, "member").await;
     let workspace = crate::support::call(
         app,
@@ -180,6 +195,7 @@ async fn target(app: &TestApp, f: &Fixture, invitee: &TestUser) -> Target {
         workspace_id: f.a.workspace_id,
         contact_id: contact["id"].as_str().unwrap().parse().unwrap(),
         event_id: event["id"].as_str().unwrap().parse().unwrap(),
+        interaction_id: interaction["id"].as_str().unwrap().parse().unwrap(),
         extra_workspace_id: workspace["id"].as_str().unwrap().parse().unwrap(),
         user_id: extra.id,
         invitation_id: invitation["id"].as_str().unwrap().parse().unwrap(),

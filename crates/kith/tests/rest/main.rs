@@ -7,4 +7,5 @@ mod fixtures;
 mod hostile;
 mod isolation;
 mod reads;
+mod routing;
 mod writes;

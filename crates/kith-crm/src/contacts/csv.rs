@@ -1,28 +1,144 @@
-//! `POST /api/contacts/import`: a CSV file streamed into the workspace in batches, inside the caller's transaction.
+//! Contacts as CSV: `GET /api/contacts/export.csv` (the current filter, formula cells defused) and
+//! `POST /api/contacts/import`, a CSV file streamed into the workspace in batches, inside the caller's transaction.
 //!
-//! The body is read as it arrives (never held whole) by a CSV parser on a blocking thread, which checks each row
-//! with the same rules as `POST /api/contacts` and hands batches of checked rows to the request's task over a
-//! small channel; each batch is one multi-row `INSERT … ON CONFLICT DO NOTHING` (an address already in the
-//! workspace, or earlier in the file, is a duplicate). Memory follows the batch, not the file. A malformed file
-//! (header, UTF-8, ragged row, too many rows or bytes) is a 422 and the transaction rolls back: nothing is written.
+//! The import body is read as it arrives (never held whole) by a CSV parser on a blocking thread, which checks each
+//! row with the same rules as `POST /api/contacts` and hands batches of checked rows to the request's task over a
+//! small channel; each batch is one multi-row `INSERT … ON CONFLICT DO NOTHING` ([`store::import_batch`]: an
+//! address already in the workspace, or earlier in the file, is a duplicate). Memory follows the batch, not the
+//! file. A malformed file (header, UTF-8, ragged row, too many rows or bytes) is a 422 and the transaction rolls
+//! back: nothing is written.
 
-use crate::contacts::{CSV_COLUMNS, CsvQuery, RawContact, Status, ValidContact};
-use crate::context::{OrgRole, workspace_ctx};
+use super::model::{Contact, ContactFilter, RawContact, RawFilter, Status, ValidContact};
+use super::store;
+use crate::context::{OrgRole, WorkspaceCtx, workspace_ctx};
 use crate::input::{self, ApiQuery};
 use crate::scoring::{self, Score};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use kith_db::Access;
+use kith_db::{Access, CallerTx};
 use kith_http::{ApiError, ApiResult, AppState, AuthUser};
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::io;
 use tokio::sync::mpsc;
-use uuid::Uuid;
+
+/// Query of the import route (and of the `.ics` export).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CsvQuery {
+    #[param(value_type = Uuid, required = true)]
+    pub(crate) workspace_id: Option<String>,
+}
+
+/// `GET /api/contacts/export.csv` query: the listing's filter and order, without paging.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    #[param(value_type = Uuid, required = true)]
+    workspace_id: Option<String>,
+    /// Matches names, email and company.
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// Comma-separated tiers, of `hot`, `warm` and `cold` (default all).
+    #[param(pattern = r"^\s*(hot|warm|cold)\s*(,\s*(hot|warm|cold)\s*)*$", example = "hot,warm")]
+    tier: Option<String>,
+    /// Only contacts with this tag.
+    #[param(max_length = 50)]
+    tag: Option<String>,
+    /// `lead`, `opportunity`, `customer` or `inactive`.
+    #[param(pattern = "^(lead|opportunity|customer|inactive)$")]
+    status: Option<String>,
+    /// Only contacts with no interaction since then (never touched included): RFC 3339 or `YYYY-MM-DD`.
+    last_interaction_before: Option<String>,
+    /// Only contacts with an interaction since then: RFC 3339 or `YYYY-MM-DD`.
+    last_interaction_after: Option<String>,
+    /// `newest`, `name`, `score` or `last_interaction` (default: oldest first, as exports always were).
+    #[param(pattern = "^(newest|name|score|last_interaction)$")]
+    sort: Option<String>,
+}
+
+/// The CSV columns, in export order; import accepts any subset in any order.
+pub const CSV_COLUMNS: [&str; 8] = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "tags",
+    "status",
+];
+
+/// Keeps spreadsheet programs from running a cell as a formula.
+fn csv_cell(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// `contacts` as a CSV file (header first; tags `;`-separated; formula cells defused).
+pub fn write_csv(contacts: &[Contact]) -> ApiResult<Vec<u8>> {
+    let internal = |err: &dyn std::fmt::Display| ApiError::internal(err);
+    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    writer.write_record(CSV_COLUMNS).map_err(|e| internal(&e))?;
+    for c in contacts {
+        let fields = [
+            c.first_name.as_deref().unwrap_or_default(),
+            c.last_name.as_deref().unwrap_or_default(),
+            c.email.as_deref().unwrap_or_default(),
+            c.phone.as_deref().unwrap_or_default(),
+            c.company.as_deref().unwrap_or_default(),
+            c.job_title.as_deref().unwrap_or_default(),
+            &c.tags.join(";"),
+            &c.status,
+        ];
+        writer
+            .write_record(fields.iter().map(|f| csv_cell(f)))
+            .map_err(|e| internal(&e))?;
+    }
+    writer.into_inner().map_err(|e| internal(&e))
+}
+
+/// `GET /api/contacts/export.csv?workspace_id=&…`: the contacts the same filter lists, as CSV.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
+    let oldest_first = query.sort.is_none();
+    let filter = ContactFilter::parse(RawFilter {
+        q: query.q,
+        tier: query.tier,
+        tag: query.tag,
+        status: query.status,
+        last_interaction_before: query.last_interaction_before,
+        last_interaction_after: query.last_interaction_after,
+        sort: query.sort,
+    })?;
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
+    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let mut contacts = store::export(&mut tx, &ctx, &filter).await?;
+    tx.commit().await?;
+    if oldest_first {
+        contacts.reverse();
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"contacts.csv\""),
+        ],
+        write_csv(&contacts)?,
+    ))
+}
 
 /// Most rows in one import.
 pub const MAX_ROWS: usize = 100_000;
@@ -34,9 +150,12 @@ const BATCH_ROWS: usize = 1_000;
 /// One row the import refused.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RowError {
-    row: usize,
-    field: String,
-    message: String,
+    /// The row's line number (the header is line 1).
+    pub row: usize,
+    /// The field of its first problem.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
 }
 
 /// Checked rows of one batch, each with its score (a new contact has no interactions yet, so its fit is its
@@ -49,7 +168,7 @@ struct Batch {
 
 /// Reads CSV from `input`, sending batches of checked rows to `send` (which answers false once nobody listens).
 fn parse(input: impl io::Read, now: DateTime<Utc>, mut send: impl FnMut(Batch) -> bool) -> ApiResult<()> {
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
+    let mut reader = ::csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| malformed("malformed CSV header", &e))?
@@ -104,10 +223,10 @@ fn parse(input: impl io::Read, now: DateTime<Utc>, mut send: impl FnMut(Batch) -
     Ok(())
 }
 
-fn malformed(what: &str, err: &csv::Error) -> ApiError {
+fn malformed(what: &str, err: &::csv::Error) -> ApiError {
     let reason = match err.kind() {
-        csv::ErrorKind::Utf8 { .. } => "the CSV must be UTF-8".to_owned(),
-        csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::FileTooLarge => {
+        ::csv::ErrorKind::Utf8 { .. } => "the CSV must be UTF-8".to_owned(),
+        ::csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::FileTooLarge => {
             format!("the file may be at most {} MB", MAX_BYTES / 1024 / 1024)
         }
         _ => format!("{what}: {err}"),
@@ -148,6 +267,42 @@ fn check(cell: impl Fn(&str) -> Option<String>) -> Result<ValidContact, (String,
     .map_err(|err| (err.field, err.message))
 }
 
+/// What an import did.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    /// Contacts created.
+    pub created: usize,
+    /// Rows skipped because their email is already in the workspace (or earlier in the file).
+    pub duplicates: usize,
+    /// Rows refused, with why.
+    pub errors: Vec<RowError>,
+}
+
+/// Imports the CSV `input` into `ctx`'s workspace inside `tx` (which the caller commits): parsed and checked on a
+/// blocking thread, inserted in batches. A malformed file is an error and the caller's transaction must then roll
+/// back (drop it): nothing is written.
+pub async fn import(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    input: impl io::Read + Send + 'static,
+) -> ApiResult<ImportReport> {
+    let (sender, mut batches) = mpsc::channel::<Batch>(2);
+    let now = Utc::now();
+    let parser = tokio::task::spawn_blocking(move || parse(input, now, |batch| sender.blocking_send(batch).is_ok()));
+    let mut report = ImportReport::default();
+    while let Some(batch) = batches.recv().await {
+        report.errors.extend(batch.errors);
+        if batch.contacts.is_empty() {
+            continue;
+        }
+        let inserted = store::import_batch(tx, ctx, &batch.contacts, now).await?;
+        report.created += inserted;
+        report.duplicates += batch.contacts.len() - inserted;
+    }
+    parser.await.map_err(|e| ApiError::internal(&e))??;
+    Ok(report)
+}
+
 /// `POST /api/contacts/import?workspace_id=` with a `text/csv` body: a header row naming columns among
 /// first_name, last_name, email, phone, company, job_title, tags (`;`-separated), status. Answers
 /// `{created, duplicates, errors: [{row, field, message}]}`.
@@ -157,7 +312,7 @@ pub async fn import_csv(
     ApiQuery(query): ApiQuery<CsvQuery>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ImportReport>> {
     let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
     let is_csv = headers
         .get(header::CONTENT_TYPE)
@@ -189,81 +344,9 @@ pub async fn import_csv(
             std::future::ready(result)
         });
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    let (sender, mut batches) = mpsc::channel::<Batch>(2);
-    let now = Utc::now();
-    let parser = tokio::task::spawn_blocking(move || parse(reader, now, |batch| sender.blocking_send(batch).is_ok()));
-
-    let (mut created, mut duplicates, mut errors) = (0usize, 0usize, Vec::new());
-    while let Some(batch) = batches.recv().await {
-        errors.extend(batch.errors);
-        if batch.contacts.is_empty() {
-            continue;
-        }
-        let inserted = insert_batch(&mut tx, ctx.org_id, ctx.workspace_id, &batch.contacts, now).await?;
-        created += inserted;
-        duplicates += batch.contacts.len() - inserted;
-    }
-    parser.await.map_err(|e| ApiError::internal(&e))??;
+    let report = import(&mut tx, &ctx, reader).await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({"created": created, "duplicates": duplicates, "errors": errors}),
-    ))
-}
-
-/// Inserts checked, scored contacts in one statement; an address already in the workspace (or earlier in the
-/// batch) is skipped. Returns how many rows were inserted.
-async fn insert_batch(
-    tx: &mut kith_db::CallerTx,
-    org_id: Uuid,
-    workspace_id: Uuid,
-    contacts: &[(ValidContact, Score)],
-    now: DateTime<Utc>,
-) -> ApiResult<usize> {
-    let column = |f: fn(&ValidContact) -> Option<&str>| contacts.iter().map(|(c, _)| f(c)).collect::<Vec<_>>();
-    let first_names = column(|c| c.first_name.as_deref());
-    let last_names = column(|c| c.last_name.as_deref());
-    let emails = column(|c| c.email.as_deref());
-    let phones = column(|c| c.phone.as_deref());
-    let companies = column(|c| c.company.as_deref());
-    let job_titles = column(|c| c.job_title.as_deref());
-    let tags: Vec<Value> = contacts.iter().map(|(c, _)| json!(c.tags)).collect();
-    let statuses: Vec<&str> = contacts
-        .iter()
-        .map(|(c, _)| c.status.unwrap_or(Status::Lead).as_str())
-        .collect();
-    let scores: Vec<i32> = contacts.iter().map(|(_, s)| s.score).collect();
-    let tiers: Vec<&str> = contacts.iter().map(|(_, s)| s.tier.as_str()).collect();
-    let reasons: Vec<Value> = contacts.iter().map(|(_, s)| json!(s.reasons)).collect();
-    let inserted = tx
-        .query(
-            "insert into public.contacts (org_id, workspace_id, first_name, last_name, email, phone, company,
-                                          job_title, tags, status, score, tier, score_reasons, scored_at)
-             select $1, $2, r.first_name, r.last_name, r.email, r.phone, r.company, r.job_title,
-                    array(select jsonb_array_elements_text(r.tags)), r.status, r.score, r.tier, r.reasons, $14
-               from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[],
-                           $10::text[], $11::int[], $12::text[], $13::jsonb[])
-                    as r(first_name, last_name, email, phone, company, job_title, tags, status, score, tier, reasons)
-             on conflict (workspace_id, email) where email is not null do nothing
-             returning 1",
-            &[
-                &org_id,
-                &workspace_id,
-                &first_names,
-                &last_names,
-                &emails,
-                &phones,
-                &companies,
-                &job_titles,
-                &tags,
-                &statuses,
-                &scores,
-                &tiers,
-                &reasons,
-                &now,
-            ],
-        )
-        .await?;
-    Ok(inserted.len())
+    Ok(Json(report))
 }
 
 #[cfg(test)]
@@ -278,6 +361,12 @@ mod tests {
             true
         })?;
         Ok(batches)
+    }
+
+    #[test]
+    fn formula_cells_are_defused() {
+        assert_eq!(csv_cell("=cmd()"), "'=cmd()");
+        assert_eq!(csv_cell("Ada"), "Ada");
     }
 
     #[test]

@@ -1,0 +1,148 @@
+//! `/api/calendar/events` and `/api/calendar/events/{id}`: list a window (recurrences expanded), create, update,
+//! delete, and the `.ics` export. Each handler parses its input, opens the caller's transaction, resolves the
+//! context and calls [`super::store`].
+
+use super::model::{EventInput, ValidEvent, to_json};
+use super::recurrence::{Occurrence, expand};
+use super::{ics, store};
+use crate::context::{Item, ItemQuery, OrgRole, item_ctx, same_workspace, workspace_ctx};
+use crate::input::{self, ApiQuery};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::{Json, response::IntoResponse};
+use chrono::{Duration, Utc};
+use kith_db::Access;
+use kith_http::{ApiError, ApiJson, ApiResult, AppState, AuthUser};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Longest window a query may ask for.
+const MAX_WINDOW_DAYS: i64 = 366;
+/// Set on a listing that was cut off by the expansion bounds.
+pub const TRUNCATED_HEADER: &str = "x-kith-truncated";
+
+/// `GET /api/calendar/events` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WindowQuery {
+    #[param(value_type = Uuid, required = true)]
+    workspace_id: Option<String>,
+    /// Window start: an RFC 3339 time or a `YYYY-MM-DD` date (default now).
+    from: Option<String>,
+    /// Window end, after `from`, at most 366 days later (default `from` + 7 days).
+    to: Option<String>,
+}
+
+/// `GET /api/calendar/events?workspace_id=&from=&to=`: events overlapping the window (default now → +7 days),
+/// one entry per occurrence for recurring events, sorted by start.
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<WindowQuery>,
+) -> ApiResult<axum::response::Response> {
+    let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
+    let from = match query.from.as_deref() {
+        Some(raw) => input::time_or_date("from", raw)?,
+        None => Utc::now(),
+    };
+    let to = match query.to.as_deref() {
+        Some(raw) => input::time_or_date("to", raw)?,
+        None => from + Duration::days(7),
+    };
+    if to <= from {
+        return Err(ApiError::validation("to", "must be after from"));
+    }
+    if to - from > Duration::days(MAX_WINDOW_DAYS) {
+        return Err(ApiError::validation(
+            "to",
+            format!("the window may span at most {MAX_WINDOW_DAYS} days"),
+        ));
+    }
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
+    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let events = store::window(&mut tx, &ctx, from, to).await?;
+    tx.commit().await?;
+    let listed = expand(events, from, to).await?;
+    let json: Vec<Value> = listed.occurrences.iter().map(Occurrence::to_json).collect();
+    let mut response = Json(json).into_response();
+    if listed.truncated {
+        response
+            .headers_mut()
+            .insert(TRUNCATED_HEADER, header::HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// `POST /api/calendar/events`: 201 with the event.
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<EventInput>,
+) -> ApiResult<impl IntoResponse> {
+    let workspace_id = body
+        .workspace_id
+        .ok_or_else(|| ApiError::validation("workspace_id", "is required"))?;
+    let valid = ValidEvent::check(body, None)?;
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
+    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Member).await?;
+    let e = store::create(&mut tx, &ctx, &valid).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(to_json(&e, None))))
+}
+
+/// `PATCH /api/calendar/events/{id}`.
+pub async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EventInput>,
+) -> ApiResult<Json<Value>> {
+    let id = input::path_id(&id)?;
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
+    let ctx = item_ctx(&mut tx, &user, Item::Event, id, OrgRole::Member).await?;
+    same_workspace(&ctx, body.workspace_id.map(|w| w.to_string()).as_deref())?;
+    let current = store::get(&mut tx, &ctx, id).await?;
+    let relink = body.contact_ids.is_some();
+    let valid = ValidEvent::check(body, Some(&current))?;
+    let e = store::update(&mut tx, &ctx, id, &valid, relink).await?;
+    tx.commit().await?;
+    Ok(Json(to_json(&e, None)))
+}
+
+/// `DELETE /api/calendar/events/{id}`: 204.
+pub async fn remove(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ItemQuery>,
+) -> ApiResult<StatusCode> {
+    let id = input::path_id(&id)?;
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
+    let ctx = item_ctx(&mut tx, &user, Item::Event, id, OrgRole::Member).await?;
+    same_workspace(&ctx, query.workspace_id.as_deref())?;
+    store::delete(&mut tx, &ctx, id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/calendar/events.ics?workspace_id=`: every event of the workspace (recurring ones as one VEVENT with
+/// their RRULE).
+pub async fn export_ics(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<ItemQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
+    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let events = store::all(&mut tx, &ctx).await?;
+    tx.commit().await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"calendar.ics\""),
+        ],
+        ics::calendar(&events, Utc::now()),
+    ))
+}

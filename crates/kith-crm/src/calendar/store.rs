@@ -1,0 +1,215 @@
+//! Every SQL statement about calendar events, as named functions taking the caller's transaction and the
+//! [`WorkspaceCtx`]; each names the tenant key (`workspace_id`, and `org_id` on inserts). What the `/api`
+//! handlers and the dashboard both call.
+
+use super::model::{Event, ValidEvent};
+use crate::context::WorkspaceCtx;
+use chrono::{DateTime, Utc};
+use kith_db::CallerTx;
+use kith_db::tokio_postgres::Row;
+use kith_http::{ApiError, ApiResult};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Columns every event query returns (`e` is `public.calendar_events`), linked contacts included.
+pub const COLUMNS: &str = "e.id, e.workspace_id, e.title, e.description, e.starts_at, e.ends_at, e.all_day, e.timezone,
+    e.location, e.attendees, e.rrule, e.sequence, e.updated_at,
+    coalesce((select array_agg(ec.contact_id order by ec.contact_id) from public.event_contacts ec
+              where ec.event_id = e.id and ec.workspace_id = e.workspace_id), '{}') as contact_ids";
+
+fn event(row: &Row) -> Event {
+    let attendees: Value = row.get("attendees");
+    Event {
+        id: row.get("id"),
+        workspace_id: row.get("workspace_id"),
+        title: row.get("title"),
+        description: row.get("description"),
+        starts_at: row.get("starts_at"),
+        ends_at: row.get("ends_at"),
+        all_day: row.get("all_day"),
+        timezone: row.get("timezone"),
+        location: row.get("location"),
+        attendees: serde_json::from_value(attendees).unwrap_or_default(),
+        contact_ids: row.get("contact_ids"),
+        rrule: row.get("rrule"),
+        sequence: row.get("sequence"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+/// The stored events of `ctx`'s workspace that may overlap `[from, to)` (recurring ones from any start): what
+/// `GET /api/calendar/events` and the dashboard both read, to be expanded with [`super::expand`] once committed.
+pub async fn window(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<Vec<Event>> {
+    let rows = tx
+        .query(
+            &format!(
+                "select {COLUMNS} from public.calendar_events e
+                 where e.workspace_id = $1 and e.starts_at < $3 and (e.rrule is not null or e.ends_at >= $2)
+                 order by e.starts_at, e.id"
+            ),
+            &[&ctx.workspace_id, &from, &to],
+        )
+        .await?;
+    Ok(rows.iter().map(event).collect())
+}
+
+/// Links the event to its contacts, which must be in its workspace (as the caller sees it).
+async fn link_contacts(tx: &mut CallerTx, ctx: &WorkspaceCtx, event_id: Uuid, ids: &[Uuid]) -> ApiResult<()> {
+    tx.query(
+        "delete from public.event_contacts where workspace_id = $1 and event_id = $2",
+        &[&ctx.workspace_id, &event_id],
+    )
+    .await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let inserted = tx
+        .query(
+            "insert into public.event_contacts (event_id, contact_id, org_id, workspace_id)
+             select $3, c.id, $2, $1 from public.contacts c where c.workspace_id = $1 and c.id = any($4)
+             returning contact_id",
+            &[&ctx.workspace_id, &ctx.org_id, &event_id, &ids],
+        )
+        .await?;
+    if inserted.len() != ids.len() {
+        return Err(ApiError::validation(
+            "contact_ids",
+            "every linked contact must be a contact of this workspace",
+        ));
+    }
+    Ok(())
+}
+
+/// One event of `ctx`'s workspace, or 404.
+pub async fn get(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> ApiResult<Event> {
+    tx.query_opt(
+        &format!("select {COLUMNS} from public.calendar_events e where e.workspace_id = $1 and e.id = $2"),
+        &[&ctx.workspace_id, &id],
+    )
+    .await?
+    .map(|row| event(&row))
+    .ok_or_else(ApiError::not_found)
+}
+
+/// Every event of `ctx`'s workspace, by start: what the `.ics` export and feed write.
+pub async fn all(tx: &mut CallerTx, ctx: &WorkspaceCtx) -> ApiResult<Vec<Event>> {
+    let rows = tx
+        .query(
+            &format!(
+                "select {COLUMNS} from public.calendar_events e where e.workspace_id = $1 order by e.starts_at, e.id"
+            ),
+            &[&ctx.workspace_id],
+        )
+        .await?;
+    Ok(rows.iter().map(event).collect())
+}
+
+/// The events linked to a contact of `ctx`'s workspace that may overlap `[from, to)`, to be expanded with
+/// [`super::expand`] (a contact page's upcoming events).
+pub async fn for_contact(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    contact_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<Vec<Event>> {
+    let rows = tx
+        .query(
+            &format!(
+                "select {COLUMNS} from public.calendar_events e
+                 where e.workspace_id = $1 and e.starts_at < $4 and (e.rrule is not null or e.ends_at >= $3)
+                   and exists (select 1 from public.event_contacts ec
+                               where ec.workspace_id = $1 and ec.event_id = e.id and ec.contact_id = $2)
+                 order by e.starts_at, e.id"
+            ),
+            &[&ctx.workspace_id, &contact_id, &from, &to],
+        )
+        .await?;
+    Ok(rows.iter().map(event).collect())
+}
+
+/// Creates an event in `ctx`'s workspace with its contact links (422 `contact_ids` when one is not a contact of
+/// the workspace) and returns it.
+pub async fn create(tx: &mut CallerTx, ctx: &WorkspaceCtx, valid: &ValidEvent) -> ApiResult<Event> {
+    let id = Uuid::new_v4();
+    tx.query(
+        "insert into public.calendar_events (id, org_id, workspace_id, title, description, starts_at, ends_at,
+                                             all_day, timezone, location, attendees, rrule)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &id,
+            &ctx.org_id,
+            &ctx.workspace_id,
+            &valid.title,
+            &valid.description,
+            &valid.starts_at,
+            &valid.ends_at,
+            &valid.all_day,
+            &valid.timezone.name(),
+            &valid.location,
+            &json!(valid.attendees),
+            &valid.rrule,
+        ],
+    )
+    .await?;
+    link_contacts(tx, ctx, id, &valid.contact_ids).await?;
+    get(tx, ctx, id).await
+}
+
+/// Replaces an event's fields (its contact links too when `relink`), bumps its SEQUENCE and returns it; 404 when
+/// it is not in the workspace.
+pub async fn update(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    id: Uuid,
+    valid: &ValidEvent,
+    relink: bool,
+) -> ApiResult<Event> {
+    let updated = tx
+        .query(
+            "update public.calendar_events
+                set title = $3, description = $4, starts_at = $5, ends_at = $6, all_day = $7, timezone = $8,
+                    location = $9, attendees = $10, rrule = $11, sequence = sequence + 1
+              where workspace_id = $1 and id = $2 returning id",
+            &[
+                &ctx.workspace_id,
+                &id,
+                &valid.title,
+                &valid.description,
+                &valid.starts_at,
+                &valid.ends_at,
+                &valid.all_day,
+                &valid.timezone.name(),
+                &valid.location,
+                &json!(valid.attendees),
+                &valid.rrule,
+            ],
+        )
+        .await?;
+    if updated.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    if relink {
+        link_contacts(tx, ctx, id, &valid.contact_ids).await?;
+    }
+    get(tx, ctx, id).await
+}
+
+/// Deletes an event (its contact links go with it), or 404.
+pub async fn delete(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> ApiResult<()> {
+    let deleted = tx
+        .query(
+            "delete from public.calendar_events where workspace_id = $1 and id = $2 returning id",
+            &[&ctx.workspace_id, &id],
+        )
+        .await?;
+    if deleted.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}
