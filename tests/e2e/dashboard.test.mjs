@@ -63,7 +63,7 @@ async function signOut(page) {
 
 async function logInteraction(page, kind) {
   await page.locator('summary', { hasText: 'Log interaction' }).click();
-  await page.getByLabel('Kind').selectOption(kind);
+  await page.locator('#i-kind').selectOption(kind);
   await page.locator('form[action$="/interactions"] button[type="submit"]').click();
   await page.getByText('The interaction was logged').waitFor();
 }
