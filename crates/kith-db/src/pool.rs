@@ -70,7 +70,17 @@ impl Db {
         max_size: usize,
         wait: Duration,
     ) -> Result<(Db, PrivilegedDb), DbError> {
-        let db = Self::with_wait_timeout(config, max_size, wait)?;
+        let target = PgTarget::from_config(config).map_err(|err| DbError::Unavailable(err.to_string()))?;
+        Self::with_privileged_over(target, max_size, wait)
+    }
+
+    /// [`Db::with_privileged`] for a target read from a URL, protected as its `sslmode` says.
+    pub fn with_privileged_over(
+        target: PgTarget,
+        max_size: usize,
+        wait: Duration,
+    ) -> Result<(Db, PrivilegedDb), DbError> {
+        let db = Self::build(target, max_size, wait)?;
         Ok((db.clone(), PrivilegedDb::over(db)))
     }
 

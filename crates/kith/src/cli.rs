@@ -34,6 +34,10 @@ pub struct SettingArgs {
     /// Postgres URL the request pool logs in with (role kith_authenticator) [default: DATABASE_URL with that user].
     #[arg(long, env = "KITH_POOL_URL", global = true, hide_env_values = true)]
     pub pool_url: Option<String>,
+    /// PEM file of the certificate authorities that `sslmode=verify-ca|verify-full` trust when the URL names no
+    /// `sslrootcert` [default: the system's roots].
+    #[arg(long, env = "KITH_DB_CA_FILE", global = true)]
+    pub db_ca_file: Option<PathBuf>,
     /// Directory for the embedded Postgres, the generated JWT secret and the mail outbox [default: ./kith-data].
     #[arg(long, env = "KITH_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,

@@ -9,7 +9,7 @@ use kith_auth::mailer::Mailer;
 use kith_auth::signing::{self, Signer};
 use kith_db::embedded::{EmbeddedPostgres, SUPERUSER};
 use kith_db::identity::JwtVerifier;
-use kith_db::tokio_postgres::Config as PgConfig;
+use kith_db::tls::PgTarget;
 use kith_db::{AUTHENTICATOR_ROLE, Db, PrivilegedDb};
 use kith_http::AppState;
 use std::time::Duration;
@@ -25,9 +25,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The two connections: the schema owner's (migrations) and the request pool's.
 pub struct Connections {
     /// Runs migrations.
-    pub owner: PgConfig,
+    pub owner: PgTarget,
     /// Logs in as `kith_authenticator`.
-    pub pool: PgConfig,
+    pub pool: PgTarget,
 }
 
 /// Resolves the connections, creating the embedded database on first start.
@@ -43,8 +43,8 @@ pub async fn connections(settings: &Settings, embedded: Option<&EmbeddedPostgres
                 .await
                 .context("cannot create the embedded database")?;
             Ok(Connections {
-                owner: server.config(SUPERUSER),
-                pool: server.config(AUTHENTICATOR_ROLE),
+                owner: PgTarget::from_config(server.config(SUPERUSER))?,
+                pool: PgTarget::from_config(server.config(AUTHENTICATOR_ROLE))?,
             })
         }
         (Database::Embedded, None) => anyhow::bail!("the embedded PostgreSQL is not running"),
@@ -53,7 +53,7 @@ pub async fn connections(settings: &Settings, embedded: Option<&EmbeddedPostgres
 
 /// `kith migrate`.
 pub async fn migrate(connections: &Connections) -> anyhow::Result<()> {
-    let applied = kith_db::migrate::migrate(&connections.owner).await?;
+    let applied = kith_db::migrate::migrate_target(&connections.owner).await?;
     tracing::info!(
         applied = applied.len(),
         version = kith_db::migrate::latest_version(),
@@ -66,7 +66,7 @@ pub async fn migrate(connections: &Connections) -> anyhow::Result<()> {
 pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Result<()> {
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
-    let (db, privileged) = Db::with_privileged(connections.pool.clone(), settings.pool_size, settings.pool_wait)?;
+    let (db, privileged) = Db::with_privileged_over(connections.pool.clone(), settings.pool_size, settings.pool_wait)?;
     let (state, auth) = build_state(settings, db, privileged, &secret).await?;
     // Stored lead scores age as interactions decay: keep them current in the background.
     kith_crm::rescore_job::spawn(state.db.clone(), RESCORE_EVERY);
@@ -157,7 +157,7 @@ pub async fn build_state(
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub async fn manage_keys(connections: &Connections, action: &KeysCommand) -> anyhow::Result<()> {
     migrate(connections).await?;
-    let (_, db) = Db::with_privileged(connections.pool.clone(), 1, ONE_OFF_WAIT)?;
+    let (_, db) = Db::with_privileged_over(connections.pool.clone(), 1, ONE_OFF_WAIT)?;
     match action {
         KeysCommand::Rotate => {
             let kid = signing::rotate(&db).await?;
@@ -202,7 +202,7 @@ async fn shutdown_signal() {
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub async fn create_user(connections: &Connections, email: &str, password: &str) -> anyhow::Result<()> {
     migrate(connections).await?;
-    let (_, db) = Db::with_privileged(connections.pool.clone(), 1, ONE_OFF_WAIT)?;
+    let (_, db) = Db::with_privileged_over(connections.pool.clone(), 1, ONE_OFF_WAIT)?;
     let id = kith_auth::users::create_confirmed(&db, email, password).await?;
     println!("created user {id} <{}>", email.trim().to_lowercase());
     Ok(())
@@ -233,7 +233,7 @@ pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow
     use kith_auth::users::CreateUserError;
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
-    let (db, privileged) = Db::with_privileged(connections.pool.clone(), 2, ONE_OFF_WAIT)?;
+    let (db, privileged) = Db::with_privileged_over(connections.pool.clone(), 2, ONE_OFF_WAIT)?;
     let (_, auth) = build_state(settings, db, privileged.clone(), &secret).await?;
     let mut users = Vec::new();
     for email in [demo::OWNER_EMAIL, demo::MEMBER_EMAIL] {

@@ -5,6 +5,7 @@ use crate::cli::{AuthArgs, SettingArgs};
 use axum::http::HeaderValue;
 use kith_auth::config::AuthSettings;
 use kith_db::identity::MIN_SECRET_LEN;
+use kith_db::tls::PgTarget;
 use kith_db::tokio_postgres::Config as PgConfig;
 use kith_http::middleware::HttpSettings;
 use kith_rest::RestConfig;
@@ -50,9 +51,9 @@ pub enum Database {
     /// An existing server: the schema owner's connection and the request pool's.
     External {
         /// Runs migrations.
-        owner: Box<PgConfig>,
+        owner: Box<PgTarget>,
         /// Logs in as `kith_authenticator`.
-        pool: Box<PgConfig>,
+        pool: Box<PgTarget>,
     },
 }
 
@@ -104,6 +105,7 @@ struct FileSettings {
     admin_bind: Option<String>,
     database_url: Option<String>,
     pool_url: Option<String>,
+    db_ca_file: Option<PathBuf>,
     data_dir: Option<PathBuf>,
     jwt_secret: Option<String>,
     site_url: Option<String>,
@@ -174,12 +176,17 @@ impl Settings {
         let database = match pick(&args.database_url, &file.database_url) {
             None => Database::Embedded,
             Some(url) => {
-                let owner = PgConfig::from_str(&url)
-                    .map_err(|err| invalid("DATABASE_URL", format!("not a valid PostgreSQL URL ({err})")))?;
+                let ca_file = args.db_ca_file.clone().or_else(|| file.db_ca_file.clone());
+                let owner = PgTarget::parse(&url, ca_file.as_deref())
+                    .map_err(|err| invalid("DATABASE_URL", err.to_string()))?;
                 let pool = match pick(&args.pool_url, &file.pool_url) {
-                    Some(url) => PgConfig::from_str(&url)
-                        .map_err(|err| invalid("KITH_POOL_URL", format!("not a valid PostgreSQL URL ({err})")))?,
-                    None => authenticator_config(&owner),
+                    Some(url) => PgTarget::parse(&url, ca_file.as_deref())
+                        .map_err(|err| invalid("KITH_POOL_URL", err.to_string()))?,
+                    // The same server, so the same protection.
+                    None => PgTarget {
+                        config: authenticator_config(&owner.config),
+                        tls: owner.tls.clone(),
+                    },
                 };
                 Database::External {
                     owner: Box::new(owner),

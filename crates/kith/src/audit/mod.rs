@@ -119,16 +119,14 @@ pub enum Format {
 
 /// `kith audit`: connects as the schema owner, prints the report, and fails when it holds an ERROR.
 #[allow(clippy::print_stdout, reason = "the command's output")]
-pub async fn command(owner: &kith_db::tokio_postgres::Config, options: &Options, format: Format) -> anyhow::Result<()> {
+pub async fn command(owner: &kith_db::tls::PgTarget, options: &Options, format: Format) -> anyhow::Result<()> {
     use anyhow::Context;
-    let (mut client, connection) = owner
-        .connect(kith_db::tokio_postgres::NoTls)
+    let mut client = owner
+        .connect()
         .await
         .context("cannot connect to the database to audit")?;
-    let connection = tokio::spawn(connection);
     let report = run(&mut client, options).await;
     drop(client);
-    let _ = connection.await;
     let report = report?;
     match format {
         Format::Human => print!("{}", report.human()),

@@ -247,6 +247,16 @@ async fn invalid_settings_stop_start_up_with_one_clear_line() {
         ),
         ("KITH_LOG_FORMAT", "xml", "invalid setting KITH_LOG_FORMAT"),
         ("DATABASE_URL", "mysql://nope", "invalid setting DATABASE_URL"),
+        (
+            "DATABASE_URL",
+            "postgres://db.example/kith?sslmode=allow",
+            "invalid setting DATABASE_URL: sslmode must be disable, prefer, require, verify-ca or verify-full",
+        ),
+        (
+            "DATABASE_URL",
+            "postgres://db.example/kith?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+            "invalid setting DATABASE_URL: cannot use /nonexistent/ca.pem as the certificate authority",
+        ),
         ("KITH_SITE_URL", "ftp:/x", "invalid setting KITH_SITE_URL"),
         ("KITH_REST_MAX_ROWS", "lots", "invalid setting KITH_REST_MAX_ROWS"),
         (
