@@ -34,18 +34,18 @@ impl Outcome {
 }
 
 /// Runs statements as one caller.
-pub struct Session<'a> {
+pub struct Session {
     /// The request pool.
-    pub db: &'a Db,
+    pub db: Db,
     /// Who the statements run as.
-    pub caller: &'a Caller,
+    pub caller: Caller,
     /// `statement_timeout` in milliseconds (0: none).
     pub statement_timeout_ms: u64,
     /// The transaction's `search_path`.
     pub search_path: String,
 }
 
-impl Session<'_> {
+impl Session {
     /// Maps a database error for this caller's role.
     pub fn db_error(&self, err: &DbError) -> RestError {
         RestError::from_db(err, self.caller.role())
@@ -56,7 +56,7 @@ impl Session<'_> {
     pub async fn begin(&self, access: Access) -> RestResult<CallerTx> {
         let mut tx = self
             .db
-            .begin_as(self.caller, access)
+            .begin_as(&self.caller, access)
             .await
             .map_err(|err| self.db_error(&err))?
             .with_statement_timeout(self.statement_timeout_ms);

@@ -13,33 +13,43 @@ use crate::schema::{SchemaCache, Table};
 use crate::sql;
 use crate::state::{RestService, RestState};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::Response;
-use kith_db::{Access, Caller};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kith_db::Access;
 use std::sync::Arc;
 
-/// What every handler works with once the request is read: the request, the schema cache, the caller's
-/// session.
-struct Context<'a> {
+/// What every handler works with, extracted from the request: the request read into plain data, the schema
+/// cache, and a session that runs statements as the request's caller.
+pub struct Context {
     req: ApiRequest,
     cache: Arc<SchemaCache>,
-    rest: &'a RestState,
-    session: Session<'a>,
+    rest: Arc<RestState>,
+    session: Session,
 }
 
-impl<'a> Context<'a> {
-    /// Reads the request and fetches the schema cache.
-    async fn new(
-        service: &'a RestService,
-        caller: &'a Caller,
-        (method, uri, headers, body): (Method, Uri, HeaderMap, Bytes),
-    ) -> RestResult<Self> {
-        let rest = service.rest.as_ref();
-        let req = ApiRequest::read(&rest.config.schemas, method, &uri, &headers, body)?;
-        let cache = service.rest.schema(&service.app.db).await?;
+impl FromRequest<RestService> for Context {
+    /// PostgREST's errors, or axum's own body rejections (a body over the limit is 413).
+    type Rejection = Response;
+
+    async fn from_request(request: Request, service: &RestService) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let RestCaller(caller) = RestCaller::from_request_parts(&mut parts, service)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
+        let body = Bytes::from_request(Request::from_parts(parts, body), service)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let rest = service.rest.clone();
+        let req = ApiRequest::read(&rest.config.schemas, method, &uri, &headers, body)
+            .map_err(IntoResponse::into_response)?;
+        let cache = rest
+            .schema(&service.app.db)
+            .await
+            .map_err(IntoResponse::into_response)?;
         let session = Session {
-            db: &service.app.db,
+            db: service.app.db.clone(),
             caller,
             statement_timeout_ms: rest.config.statement_timeout_ms,
             search_path: rest.config.search_path(&req.schema),
@@ -54,16 +64,7 @@ impl<'a> Context<'a> {
 }
 
 /// `/rest/v1/{table}`: GET, HEAD, POST, PATCH, DELETE.
-pub async fn table(
-    State(service): State<RestService>,
-    RestCaller(caller): RestCaller,
-    Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, RestError> {
-    let cx = Context::new(&service, &caller, (method, uri, headers, body)).await?;
+pub async fn table(Path(name): Path<String>, cx: Context) -> RestResult<Response> {
     let table = plan::table(&cx.cache, &cx.req, &name)?;
     match cx.req.method {
         Method::GET | Method::HEAD => read(&cx, table).await,
@@ -72,7 +73,7 @@ pub async fn table(
     }
 }
 
-async fn read(cx: &Context<'_>, table: &Table) -> RestResult<Response> {
+async fn read(cx: &Context, table: &Table) -> RestResult<Response> {
     let max_rows = cx.rest.config.max_rows;
     let plan = plan::read(&cx.req, max_rows)?;
     let statement = sql::read(&cx.cache, &plan, table)?;
@@ -88,7 +89,7 @@ async fn read(cx: &Context<'_>, table: &Table) -> RestResult<Response> {
     response::rows(&cx.req, outcome, plan.media, plan.page)
 }
 
-async fn insert(cx: &Context<'_>, table: &Table) -> RestResult<Response> {
+async fn insert(cx: &Context, table: &Table) -> RestResult<Response> {
     let plan = plan::mutate::insert(&cx.req, table)?;
     let outcome = match sql::mutate(&cx.cache, &plan, table)? {
         Some(statement) => {
@@ -113,7 +114,7 @@ async fn insert(cx: &Context<'_>, table: &Table) -> RestResult<Response> {
 }
 
 /// PATCH and DELETE.
-async fn mutate(cx: &Context<'_>, table: &Table) -> RestResult<Response> {
+async fn mutate(cx: &Context, table: &Table) -> RestResult<Response> {
     let plan = if cx.req.method == Method::PATCH {
         plan::mutate::update(&cx.req, table)?
     } else {
@@ -135,20 +136,11 @@ async fn mutate(cx: &Context<'_>, table: &Table) -> RestResult<Response> {
 }
 
 /// `/rest/v1/rpc/{function}`: GET, HEAD, POST.
-pub async fn rpc(
-    State(service): State<RestService>,
-    RestCaller(caller): RestCaller,
-    Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, RestError> {
-    let cx = Context::new(&service, &caller, (method, uri, headers, body)).await?;
+pub async fn rpc(Path(name): Path<String>, cx: Context) -> RestResult<Response> {
     call(&cx, &name).await
 }
 
-async fn call(cx: &Context<'_>, name: &str) -> RestResult<Response> {
+async fn call(cx: &Context, name: &str) -> RestResult<Response> {
     let plan = plan::call::call(&cx.req, &cx.cache, name, cx.rest.config.max_rows)?;
     let statement = sql::call(&cx.cache, &plan)?;
     let access = if plan.read_only {
@@ -172,20 +164,18 @@ async fn call(cx: &Context<'_>, name: &str) -> RestResult<Response> {
     })
 }
 
-/// `/rest/v1/`: the OpenAPI description of what the caller's role may read.
-pub async fn root(
-    State(service): State<RestService>,
-    caller: Result<RestCaller, RestError>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, RestError> {
-    // An unacceptable `Accept` is refused before the token is looked at.
-    request::negotiate(request::accept(&headers).as_deref(), Media::DESCRIPTION)?;
-    let RestCaller(caller) = caller?;
-    let cx = Context::new(&service, &caller, (method, uri, headers, Bytes::new())).await?;
-    let document = crate::openapi::document(&cx.cache, &cx.req.schema, caller.role().as_str());
-    Ok(response::description(&cx.req.method, &document))
+/// `/rest/v1/`: the OpenAPI description of what the caller's role may read. An unacceptable `Accept` is refused
+/// before the token is looked at.
+pub async fn root(State(service): State<RestService>, headers: HeaderMap, request: Request) -> Response {
+    if let Err(err) = request::negotiate(request::accept(&headers).as_deref(), Media::DESCRIPTION) {
+        return err.into_response();
+    }
+    let cx = match Context::from_request(request, &service).await {
+        Ok(cx) => cx,
+        Err(response) => return response,
+    };
+    let document = crate::openapi::document(&cx.cache, &cx.req.schema, cx.session.caller.role().as_str());
+    response::description(&cx.req.method, &document)
 }
 
 /// `OPTIONS` on a table or function.
