@@ -2,7 +2,15 @@
 //! rotation with reuse detection, sessions and logout scopes, recovery, magic links, email change), password
 //! hashing, signing keys with rotation, API keys, mail and rate limits.
 //!
-//! Accounts live in the `auth` schema, which only this crate writes, through the privileged handle.
+//! Accounts live in the `auth` schema, which only this crate writes, through the privileged handle the binary
+//! gives [`AuthState::new`]. The state keeps it private: services that hold an `AuthState` (the web pages) call its
+//! operations but cannot open its transactions.
+//!
+//! ```compile_fail
+//! async fn page(auth: kith_auth::AuthState) {
+//!     let _ = auth.tx("read every user").await;
+//! }
+//! ```
 
 pub mod admin;
 pub mod api_keys;
@@ -10,7 +18,6 @@ pub mod audit;
 pub mod browser;
 pub mod config;
 pub mod error;
-pub mod mailer;
 pub mod mfa;
 pub mod password;
 mod rate_limit;
@@ -21,5 +28,7 @@ pub mod signing;
 mod store;
 pub mod users;
 
+/// Outgoing mail lives a floor below, in `kith-mail`; re-exported under its old name.
+pub use kith_mail as mailer;
 pub use routes::routes;
 pub use service::AuthState;

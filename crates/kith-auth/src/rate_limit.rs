@@ -1,13 +1,13 @@
 //! Rate limits shared by every node: fixed-window counters in `auth.rate_limits`, one upsert per check.
 
 use crate::error::AuthError;
-use kith_db::Db;
+use kith_db::PrivilegedDb;
 use std::time::Duration;
 
 /// Counts one request against `key` and refuses it (429 with `Retry-After`) beyond `limit` per `window`.
-pub async fn check(db: &Db, key: &str, limit: u32, window: Duration) -> Result<(), AuthError> {
+pub async fn check(db: &PrivilegedDb, key: &str, limit: u32, window: Duration) -> Result<(), AuthError> {
     let window_secs = window.as_secs().max(1) as f64;
-    let mut tx = db.begin_privileged("rate limit").await?;
+    let mut tx = db.begin("rate limit").await?;
     let row = tx
         .query_one(
             "insert into auth.rate_limits as r (key, window_start, hits)

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use kith_db::identity::JwtVerifier;
-use kith_db::{CallerTx, Db};
+use kith_db::{CallerTx, PrivilegedDb};
 use kith_http::BearerToken;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -29,7 +29,8 @@ pub struct AuthState {
 
 #[derive(Debug)]
 struct Inner {
-    db: Db,
+    /// The auth service's door to the `auth` schema; never handed out (see the crate's header).
+    privileged: PrivilegedDb,
     verifier: Arc<JwtVerifier>,
     signer: Signer,
     settings: AuthSettings,
@@ -43,7 +44,7 @@ struct Inner {
 impl AuthState {
     /// Builds the state; hashes the dummy password once.
     pub async fn new(
-        db: Db,
+        privileged: PrivilegedDb,
         verifier: Arc<JwtVerifier>,
         signer: Signer,
         settings: AuthSettings,
@@ -57,7 +58,7 @@ impl AuthState {
         let mfa_box = SecretBox::new(&mfa_key);
         Ok(AuthState {
             inner: Arc::new(Inner {
-                db,
+                privileged,
                 verifier,
                 signer,
                 settings,
@@ -68,9 +69,13 @@ impl AuthState {
         })
     }
 
-    /// The request pool.
-    pub fn db(&self) -> &Db {
-        &self.inner.db
+    /// Loads the signing keys into the signer and the shared verifier (at start-up, and every minute after, so
+    /// a rotation on one node reaches the others).
+    pub async fn reload_keys(&self) -> Result<(), crate::signing::KeyError> {
+        self.inner
+            .signer
+            .load(&self.inner.privileged, &self.inner.verifier)
+            .await
     }
 
     /// The token verifier (shared with every other service).
@@ -98,9 +103,9 @@ impl AuthState {
         &self.inner.signer
     }
 
-    /// Opens the auth service's privileged transaction.
-    pub async fn tx(&self, purpose: &'static str) -> AuthResult<CallerTx> {
-        Ok(self.inner.db.begin_privileged(purpose).await?)
+    /// Opens the auth service's privileged transaction. Crate-private, as is every method that returns one.
+    pub(crate) async fn tx(&self, purpose: &'static str) -> AuthResult<CallerTx> {
+        Ok(self.inner.privileged.begin(purpose).await?)
     }
 
     /// Checks `candidate` against the user's stored hash (or the dummy hash when there is none), rehashing a
@@ -136,7 +141,7 @@ impl AuthState {
     /// The checks of a password sign-in, shared by `POST /token?grant_type=password` and the sign-in page: the
     /// rate limits, the password (a wrong email costs what a wrong password does), a confirmed address and no
     /// ban. Returns the open privileged transaction and the user, ready for a session.
-    pub async fn check_credentials(
+    pub(crate) async fn check_credentials(
         &self,
         client: &Client,
         email: &str,
@@ -175,7 +180,7 @@ impl AuthState {
 
     /// Signs up `email` (already parsed) with `password`, shared by `POST /signup` and the sign-up page: the rate
     /// limits, the password rules, and either a confirmed user ready for a session or a confirmation mail.
-    pub async fn register(
+    pub(crate) async fn register(
         &self,
         client: &Client,
         email: &str,
@@ -268,7 +273,7 @@ impl AuthState {
     /// Exchanges a PKCE authorization code and its verifier for the user it was issued to, shared by
     /// `POST /token?grant_type=pkce` and the pages' mail-link callback. Returns the open transaction, the user
     /// and the `amr` method the session should record.
-    pub async fn exchange_code(&self, code: &str, verifier: &str) -> AuthResult<(CallerTx, User, &'static str)> {
+    pub(crate) async fn exchange_code(&self, code: &str, verifier: &str) -> AuthResult<(CallerTx, User, &'static str)> {
         if code.is_empty() || verifier.is_empty() {
             return Err(AuthError::validation(
                 "invalid request: both auth code and code verifier should be non-empty",
@@ -413,11 +418,11 @@ impl AuthState {
                 }
             };
             let key = format!("{endpoint}:ip:{network}");
-            crate::rate_limit::check(&self.inner.db, &key, limits.per_ip, limits.window).await?;
+            crate::rate_limit::check(&self.inner.privileged, &key, limits.per_ip, limits.window).await?;
         }
         if let Some(email) = email {
             let key = format!("{endpoint}:email:{}", secrets::hash(email));
-            crate::rate_limit::check(&self.inner.db, &key, limits.per_email, limits.window).await?;
+            crate::rate_limit::check(&self.inner.privileged, &key, limits.per_email, limits.window).await?;
         }
         Ok(())
     }
@@ -577,7 +582,7 @@ impl AuthState {
 
 /// The outcome of [`AuthState::register`].
 #[allow(missing_debug_implementations, reason = "holds an open transaction")]
-pub enum Registration {
+pub(crate) enum Registration {
     /// A confirmed user: open a session in this transaction, then commit it.
     Confirmed(CallerTx, User),
     /// A confirmation mail is ready: send it with [`AuthState::commit_and_send`].

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use kith_db::identity::{JwtVerifier, VerifyingKey};
-use kith_db::{Db, DbError};
+use kith_db::{DbError, PrivilegedDb};
 use serde_json::{Value, json};
 use std::sync::{Arc, RwLock};
 
@@ -85,8 +85,8 @@ impl Signer {
     }
 
     /// Loads the keys from the database into this signer and `verifier`.
-    pub async fn load(&self, db: &Db, verifier: &JwtVerifier) -> Result<(), KeyError> {
-        let mut tx = db.begin_privileged("load signing keys").await?;
+    pub async fn load(&self, db: &PrivilegedDb, verifier: &JwtVerifier) -> Result<(), KeyError> {
+        let mut tx = db.begin("load signing keys").await?;
         let rows = tx
             .query(
                 "select kid, private_key, public_jwk, status from auth.signing_keys
@@ -133,7 +133,7 @@ impl Signer {
 }
 
 /// Creates a new ES256 key that signs from now on; earlier keys become verify-only. Returns its `kid`.
-pub async fn rotate(db: &Db) -> Result<String, KeyError> {
+pub async fn rotate(db: &PrivilegedDb) -> Result<String, KeyError> {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
         .map_err(|_| KeyError::Crypto("cannot generate a P-256 key".into()))?;
@@ -149,7 +149,7 @@ pub async fn rotate(db: &Db) -> Result<String, KeyError> {
         "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "key_ops": ["verify"], "kid": kid,
         "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
     });
-    let mut tx = db.begin_privileged("rotate signing keys").await?;
+    let mut tx = db.begin("rotate signing keys").await?;
     tx.query(
         "update auth.signing_keys set status = 'verify_only' where status = 'active'",
         &[],
@@ -166,8 +166,8 @@ pub async fn rotate(db: &Db) -> Result<String, KeyError> {
 }
 
 /// Retires a key: tokens it signed stop verifying. The active key cannot be retired.
-pub async fn retire(db: &Db, kid: &str) -> Result<bool, KeyError> {
-    let mut tx = db.begin_privileged("retire a signing key").await?;
+pub async fn retire(db: &PrivilegedDb, kid: &str) -> Result<bool, KeyError> {
+    let mut tx = db.begin("retire a signing key").await?;
     let rows = tx
         .query(
             "update auth.signing_keys set status = 'retired', retired_at = now()
@@ -180,8 +180,8 @@ pub async fn retire(db: &Db, kid: &str) -> Result<bool, KeyError> {
 }
 
 /// Every key with its status, newest first: `(kid, algorithm, status, created_at)`.
-pub async fn list(db: &Db) -> Result<Vec<(String, String, String, chrono::DateTime<chrono::Utc>)>, KeyError> {
-    let mut tx = db.begin_privileged("list signing keys").await?;
+pub async fn list(db: &PrivilegedDb) -> Result<Vec<(String, String, String, chrono::DateTime<chrono::Utc>)>, KeyError> {
+    let mut tx = db.begin("list signing keys").await?;
     let rows = tx
         .query(
             "select kid, algorithm, status, created_at from auth.signing_keys order by created_at desc",

@@ -4,7 +4,7 @@ use crate::admin;
 use crate::audit::Actor;
 use crate::error::AuthError;
 use crate::password;
-use kith_db::{Db, DbError};
+use kith_db::{DbError, PrivilegedDb};
 use uuid::Uuid;
 
 /// Why a user could not be created.
@@ -32,7 +32,7 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 
 /// Creates a user whose email is already confirmed (for operators: `kith user create`, the demo seeder), through
 /// the same code path as the admin API's `POST /admin/users` with `email_confirm`, audited as `actor` `cli`.
-pub async fn create_confirmed(db: &Db, email: &str, password: &str) -> Result<Uuid, CreateUserError> {
+pub async fn create_confirmed(db: &PrivilegedDb, email: &str, password: &str) -> Result<Uuid, CreateUserError> {
     let email = email.trim().to_lowercase();
     if email.len() > 255 || !looks_like_email(&email) {
         return Err(CreateUserError::Invalid("the email address is not valid"));
@@ -51,13 +51,22 @@ pub async fn create_confirmed(db: &Db, email: &str, password: &str) -> Result<Uu
     let checked = admin::check(&params, MIN_PASSWORD_LEN, true)
         .await
         .map_err(|err| from_auth(&err))?;
-    let mut tx = db.begin_privileged("create a confirmed user").await?;
+    let mut tx = db.begin("create a confirmed user").await?;
     let user = admin::create_user(&mut tx, &checked, &Actor::cli("kith user create"), false)
         .await
         .map_err(|err| from_auth(&err))?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "user created");
     Ok(user.id)
+}
+
+/// The id of the user with `email` (lower-cased), if there is one: for operator commands such as the demo
+/// seeder, which find their users here rather than reading `auth.users` themselves.
+pub async fn id_by_email(db: &PrivilegedDb, email: &str) -> Result<Option<Uuid>, DbError> {
+    let mut tx = db.begin("find a user by email").await?;
+    let user = crate::store::user_by_email(&mut tx, &email.trim().to_lowercase()).await?;
+    tx.commit().await?;
+    Ok(user.map(|u| u.id))
 }
 
 fn from_auth(err: &AuthError) -> CreateUserError {
@@ -69,21 +78,4 @@ fn from_auth(err: &AuthError) -> CreateUserError {
     }
 }
 
-/// A deliberately loose check: one `@`, a non-empty local part, a dotted domain without empty labels, and none
-/// of the characters that would let an address smuggle a second one into a mail header.
-pub fn looks_like_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && !domain.contains("..")
-                && !email
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
-        }
-        None => false,
-    }
-}
+pub use kith_mail::looks_like_email;

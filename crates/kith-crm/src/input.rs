@@ -110,7 +110,7 @@ pub fn email(field: &str, value: Option<String>) -> Checked<Option<String>> {
         return Ok(None);
     };
     let value = value.to_lowercase();
-    if kith_auth::users::looks_like_email(&value) {
+    if kith_mail::looks_like_email(&value) {
         Ok(Some(value))
     } else {
         Err(Invalid::new(field, "must be an email address"))

@@ -8,7 +8,6 @@ pub mod audit;
 pub mod calendar;
 pub mod contacts;
 pub mod context;
-pub mod demo;
 pub mod error;
 pub mod input;
 pub mod intelligence;
@@ -21,9 +20,11 @@ pub mod scoring;
 pub mod workspaces;
 
 use axum::Router;
-use axum::routing::{MethodRouter, delete, get, patch, post};
+use axum::extract::FromRef;
+use axum::routing::{MethodRouter, any, delete, get, patch, post};
 use context::OrgRole;
 use kith_http::AppState;
+use std::sync::Arc;
 
 /// What a route is scoped to, which decides the checks it makes (and the isolation tests it gets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +128,7 @@ use OrgRole::{Admin, Member, Owner, Viewer};
 use Scope::{Item, Org, Public, User, Workspace};
 
 /// Every `/api` route with its handler.
-pub fn route_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+pub fn route_table() -> Vec<(RouteSpec, MethodRouter<CrmState>)> {
     vec![
         (
             spec(
@@ -545,11 +546,41 @@ pub fn route_specs() -> Vec<RouteSpec> {
     route_table().into_iter().map(|(spec, _)| spec).collect()
 }
 
-/// Every `/api` route.
-pub fn routes() -> Router<AppState> {
+/// The CRM's state: the shared [`AppState`] and the invitation mailer, each reachable from a handler as
+/// `State<AppState>` / `State<Arc<InvitationMail>>` (`FromRef`), so a missing part is a compile error rather
+/// than a 500 at run time.
+#[derive(Debug, Clone)]
+pub struct CrmState {
+    /// The request pool and the token verifier.
+    pub app: AppState,
+    /// Sends invitations.
+    pub invitations: Arc<organizations::InvitationMail>,
+}
+
+impl FromRef<CrmState> for AppState {
+    fn from_ref(state: &CrmState) -> Self {
+        state.app.clone()
+    }
+}
+
+impl FromRef<CrmState> for Arc<organizations::InvitationMail> {
+    fn from_ref(state: &CrmState) -> Self {
+        state.invitations.clone()
+    }
+}
+
+/// Every `/api` route, with its state; an unknown `/api` path answers 404 in the `/api` shape (a known path with
+/// another method gets the router's 405, which the middleware words the same way).
+pub fn routes<S>(state: CrmState) -> Router<S> {
     route_table()
         .into_iter()
         .fold(Router::new(), |router, (spec, handler)| {
             router.route(spec.path, handler)
         })
+        .route("/api/{*rest}", any(unknown_path))
+        .with_state(state)
+}
+
+async fn unknown_path() -> kith_http::ApiError {
+    kith_http::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "No such route")
 }

@@ -5,16 +5,15 @@
 use crate::context::{OrgRole, insufficient_role, org_ctx};
 use crate::error::ResultExt;
 use crate::input;
-use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Json, response::IntoResponse};
 use chrono::{DateTime, Duration, Utc};
-use kith_auth::mailer::{Mail, MailKind, Mailer};
 use kith_db::Access;
 use kith_db::tokio_postgres::Row;
 use kith_db::tokio_postgres::error::SqlState;
 use kith_http::{ApiError, ApiJson, ApiResult, AppState, AuthUser};
+use kith_mail::{Mail, MailKind, Mailer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -375,7 +374,7 @@ pub struct NewInvitation {
 /// its SHA-256 is stored). Admins invite viewers and members; owners also admins and owners.
 pub async fn invite(
     State(state): State<AppState>,
-    Extension(mail): Extension<Arc<InvitationMail>>,
+    State(mail): State<Arc<InvitationMail>>,
     user: AuthUser,
     Path(org): Path<String>,
     ApiJson(body): ApiJson<NewInvitation>,
@@ -427,11 +426,11 @@ pub struct InvitationMail {
 }
 
 impl InvitationMail {
-    async fn send(&self, to: &str, token: &str) -> Result<(), kith_auth::mailer::MailError> {
+    async fn send(&self, to: &str, token: &str) -> Result<(), kith_mail::MailError> {
         let mut link = self
             .site_url
             .join("invitations/accept")
-            .map_err(|err| kith_auth::mailer::MailError::Setting(err.to_string()))?;
+            .map_err(|err| kith_mail::MailError::Setting(err.to_string()))?;
         link.query_pairs_mut().append_pair("token", token);
         let mail = Mail {
             to: to.to_owned(),

@@ -2,7 +2,8 @@
 //!
 //! The one rule this crate enforces: request code reaches Postgres only through [`Db::begin_as`], a transaction
 //! that runs as the verified [`Caller`], so row-level security sees who is asking. The pool's login role can do
-//! nothing by itself; privileged access is a separately named, logged door ([`Db::begin_privileged`]).
+//! nothing by itself; privileged access is a separate, logged door ([`PrivilegedDb`]) that only whoever opens the
+//! pool obtains.
 
 mod caller;
 pub mod embedded;
@@ -10,12 +11,14 @@ mod error;
 pub mod identity;
 pub mod migrate;
 mod pool;
+mod privileged;
 pub mod tls;
 mod tx;
 
 pub use caller::{Caller, DbRole, RequestMeta};
 pub use error::{DbError, sqlstate_class};
 pub use pool::{Db, Notifications, PoolStats};
+pub use privileged::PrivilegedDb;
 pub use tokio_postgres;
 pub use tx::{Access, CallerTx};
 

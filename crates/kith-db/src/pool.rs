@@ -1,9 +1,9 @@
-//! The request pool and the two doors through it: [`Db::begin_as`] for callers and
-//! [`Db::begin_privileged`] for the few named, logged operations that must bypass RLS.
+//! The request pool and its door for callers, [`Db::begin_as`]. The door for the few named, logged operations
+//! that must bypass RLS is a separate type, [`crate::PrivilegedDb`], which a `Db` cannot be turned into.
 
 use crate::tls::{PgTarget, Tls};
 use crate::tx::{Access, CallerTx, Identity, SET_IDENTITY};
-use crate::{Caller, DbError, DbRole};
+use crate::{Caller, DbError, DbRole, PrivilegedDb};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use std::time::{Duration, Instant};
 use tokio_postgres::{Row, types::ToSql};
@@ -62,6 +62,18 @@ impl Db {
         Ok(Db { pool, config, tls })
     }
 
+    /// The request pool and, over the same connections, the privileged door. Called once, where the pool is
+    /// opened (the binary's start-up, a one-off command, the test harness): whoever opens the pool decides who
+    /// gets the door; everyone else is handed the `Db` alone.
+    pub fn with_privileged(
+        config: tokio_postgres::Config,
+        max_size: usize,
+        wait: Duration,
+    ) -> Result<(Db, PrivilegedDb), DbError> {
+        let db = Self::with_wait_timeout(config, max_size, wait)?;
+        Ok((db.clone(), PrivilegedDb::over(db)))
+    }
+
     /// Opens a transaction that runs as `caller`: the only way a request reaches tenant data.
     pub async fn begin_as(&self, caller: &Caller, access: Access) -> Result<CallerTx, DbError> {
         if caller.role() == DbRole::ServiceRole {
@@ -76,15 +88,8 @@ impl Db {
         Ok(CallerTx::new(self.connection().await?, caller.clone(), access))
     }
 
-    /// Opens a service-role transaction that bypasses RLS. Every use is logged with its `purpose`;
-    /// CRM routes never call this.
-    pub async fn begin_privileged(&self, purpose: &'static str) -> Result<CallerTx, DbError> {
-        tracing::info!(target: "kith::privileged", purpose, "privileged database access");
-        self.begin_service_role("INTERNAL", purpose).await
-    }
-
     /// Opens a service-role transaction for background maintenance that serves no request (re-scoring contacts
-    /// whose scores have aged). A separate door from [`Db::begin_privileged`], logged under its own target, so
+    /// whose scores have aged). A separate door from [`PrivilegedDb::begin`], logged under its own target, so
     /// every RLS-bypassing path has a name; an architecture test keeps it out of request handlers.
     pub async fn begin_maintenance(&self, task: &'static str) -> Result<CallerTx, DbError> {
         tracing::debug!(target: "kith::maintenance", task, "maintenance database access");
@@ -93,7 +98,11 @@ impl Db {
 
     /// The service-role transaction behind both named doors; `method` and `purpose` show in `request.method`
     /// and `request.path`.
-    async fn begin_service_role(&self, method: &'static str, purpose: &'static str) -> Result<CallerTx, DbError> {
+    pub(crate) async fn begin_service_role(
+        &self,
+        method: &'static str,
+        purpose: &'static str,
+    ) -> Result<CallerTx, DbError> {
         let caller = Caller::from_verified(
             DbRole::ServiceRole,
             None,

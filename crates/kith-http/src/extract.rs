@@ -4,7 +4,7 @@ use crate::bearer::{BearerProblem, BearerToken, TokenSource};
 use crate::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use kith_db::identity::TokenError;
 use kith_db::{Caller, DbRole};
@@ -48,11 +48,17 @@ fn bearer_problem(problem: BearerProblem) -> ApiError {
     })
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+/// Works under any service state that embeds the shared [`AppState`] (`FromRef`), so each service keeps its own
+/// typed state.
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = caller_of(parts, state)?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = caller_of(parts, &AppState::from_ref(state))?;
         match (caller.role(), caller.user_id()) {
             (DbRole::Authenticated, Some(user_id)) => {
                 tracing::Span::current().record("user_id", tracing::field::display(user_id));

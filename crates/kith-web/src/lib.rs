@@ -26,8 +26,8 @@ mod settings;
 pub use content::Site;
 pub use render::Chrome;
 
+use axum::Router;
 use axum::routing::get;
-use axum::{Extension, Router};
 use kith_auth::AuthState;
 use kith_crm::organizations::InvitationMail;
 use kith_db::Db;
@@ -69,10 +69,13 @@ impl WebState {
         let cookies = CookieNames::for_site(&settings.site_url);
         let db = app.db.clone();
         let api_router = Router::new()
-            .merge(kith_crm::routes().layer(Extension(Arc::new(InvitationMail {
-                mailer: auth.mailer().clone(),
-                site_url: settings.site_url.clone(),
-            }))))
+            .merge(kith_crm::routes(kith_crm::CrmState {
+                app: app.clone(),
+                invitations: Arc::new(InvitationMail {
+                    mailer: auth.mailer().clone(),
+                    site_url: settings.site_url.clone(),
+                }),
+            }))
             .merge(kith_auth::routes(auth.clone()))
             .with_state(app);
         Ok(WebState {

@@ -1,7 +1,8 @@
 //! Assembles Kith's services into one router behind the shared middleware.
 
-use axum::{Extension, Router};
+use axum::Router;
 use kith_auth::AuthState;
+use kith_crm::CrmState;
 use kith_crm::organizations::InvitationMail;
 use kith_http::AppState;
 use kith_http::middleware::{self, HttpSettings};
@@ -35,10 +36,13 @@ pub fn router_with_storage(
     let routes = Router::new()
         .merge(kith_http::ops::routes())
         .merge(kith_auth::routes(auth.clone()))
-        .merge(kith_crm::routes().layer(Extension(Arc::new(InvitationMail {
-            mailer: auth.mailer().clone(),
-            site_url: auth.settings().site_url.clone(),
-        }))))
+        .merge(kith_crm::routes(CrmState {
+            app: state.clone(),
+            invitations: Arc::new(InvitationMail {
+                mailer: auth.mailer().clone(),
+                site_url: auth.settings().site_url.clone(),
+            }),
+        }))
         .merge(kith_rest::routes(state.clone(), rest.clone()))
         .merge(storage.map(kith_storage::routes).unwrap_or_default())
         .merge(kith_web::routes(web))

@@ -10,13 +10,15 @@ use kith_auth::signing::{self, Signer};
 use kith_db::embedded::{EmbeddedPostgres, SUPERUSER};
 use kith_db::identity::JwtVerifier;
 use kith_db::tokio_postgres::Config as PgConfig;
-use kith_db::{AUTHENTICATOR_ROLE, Db};
+use kith_db::{AUTHENTICATOR_ROLE, Db, PrivilegedDb};
 use kith_http::AppState;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// How often the background re-score looks for aged or changed contacts.
 const RESCORE_EVERY: Duration = Duration::from_secs(60);
+/// How long a one-off command waits for its pooled connection.
+const ONE_OFF_WAIT: Duration = Duration::from_secs(5);
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -64,8 +66,8 @@ pub async fn migrate(connections: &Connections) -> anyhow::Result<()> {
 pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Result<()> {
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
-    let db = Db::with_wait_timeout(connections.pool.clone(), settings.pool_size, settings.pool_wait)?;
-    let (state, auth) = build_state(settings, db, &secret).await?;
+    let (db, privileged) = Db::with_privileged(connections.pool.clone(), settings.pool_size, settings.pool_wait)?;
+    let (state, auth) = build_state(settings, db, privileged, &secret).await?;
     // Stored lead scores age as interactions decay: keep them current in the background.
     kith_crm::rescore_job::spawn(state.db.clone(), RESCORE_EVERY);
     let storage =
@@ -113,25 +115,37 @@ pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Re
 }
 
 /// The shared state and the auth service's, with the signing keys loaded (and reloaded every minute, so a
-/// rotation on one node reaches the others).
-pub async fn build_state(settings: &Settings, db: Db, secret: &str) -> anyhow::Result<(AppState, AuthState)> {
+/// rotation on one node reaches the others). The privileged door goes to the auth service alone.
+pub async fn build_state(
+    settings: &Settings,
+    db: Db,
+    privileged: PrivilegedDb,
+    secret: &str,
+) -> anyhow::Result<(AppState, AuthState)> {
     let verifier = JwtVerifier::hs256(secret.as_bytes()).with_issuer(settings.auth.issuer());
-    let state = AppState::new(db.clone(), verifier);
+    let state = AppState::new(db, verifier);
     let signer = Signer::new(secret.as_bytes());
     let mailer = Mailer::new(
         settings.auth.smtp_url.as_deref(),
         &settings.auth.mail_from,
         settings.auth.outbox_dir.clone(),
     )?;
-    let auth = AuthState::new(db, state.verifier.clone(), signer, settings.auth.clone(), mailer).await?;
-    auth.signer().load(auth.db(), auth.verifier()).await?;
+    let auth = AuthState::new(
+        privileged,
+        state.verifier.clone(),
+        signer,
+        settings.auth.clone(),
+        mailer,
+    )
+    .await?;
+    auth.reload_keys().await?;
     let reload = auth.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Err(err) = reload.signer().load(reload.db(), reload.verifier()).await {
+            if let Err(err) = reload.reload_keys().await {
                 tracing::warn!(error = %err, "cannot reload signing keys");
             }
         }
@@ -143,7 +157,7 @@ pub async fn build_state(settings: &Settings, db: Db, secret: &str) -> anyhow::R
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub async fn manage_keys(connections: &Connections, action: &KeysCommand) -> anyhow::Result<()> {
     migrate(connections).await?;
-    let db = Db::new(connections.pool.clone(), 1)?;
+    let (_, db) = Db::with_privileged(connections.pool.clone(), 1, ONE_OFF_WAIT)?;
     match action {
         KeysCommand::Rotate => {
             let kid = signing::rotate(&db).await?;
@@ -188,7 +202,7 @@ async fn shutdown_signal() {
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub async fn create_user(connections: &Connections, email: &str, password: &str) -> anyhow::Result<()> {
     migrate(connections).await?;
-    let db = Db::new(connections.pool.clone(), 1)?;
+    let (_, db) = Db::with_privileged(connections.pool.clone(), 1, ONE_OFF_WAIT)?;
     let id = kith_auth::users::create_confirmed(&db, email, password).await?;
     println!("created user {id} <{}>", email.trim().to_lowercase());
     Ok(())
@@ -215,19 +229,19 @@ fn chrono_now() -> i64 {
 /// `kith seed --demo` (and `kith serve --demo`): the demo organization, its two users and their credentials.
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow::Result<()> {
+    use crate::demo;
     use kith_auth::users::CreateUserError;
-    use kith_crm::demo;
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
-    let db = Db::new(connections.pool.clone(), 2)?;
-    let (_, auth) = build_state(settings, db.clone(), &secret).await?;
+    let (db, privileged) = Db::with_privileged(connections.pool.clone(), 2, ONE_OFF_WAIT)?;
+    let (_, auth) = build_state(settings, db, privileged.clone(), &secret).await?;
     let mut users = Vec::new();
     for email in [demo::OWNER_EMAIL, demo::MEMBER_EMAIL] {
         let password = format!("demo-{:016x}", rand::random::<u64>());
-        match kith_auth::users::create_confirmed(&db, email, &password).await {
+        match kith_auth::users::create_confirmed(&privileged, email, &password).await {
             Ok(id) => users.push((id, email, Some(password))),
             Err(CreateUserError::AlreadyExists) => {
-                let id = demo::user_id_by_email(&db, email)
+                let id = kith_auth::users::id_by_email(&privileged, email)
                     .await?
                     .context("the demo user exists but cannot be read")?;
                 users.push((id, email, None));
@@ -235,7 +249,7 @@ pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow
             Err(err) => return Err(err.into()),
         }
     }
-    let seeded = demo::seed(&db, users[0].0, users[1].0).await?;
+    let seeded = demo::seed(&privileged, users[0].0, users[1].0).await?;
     println!(
         "demo organization {} (workspace {})",
         seeded.org_id, seeded.workspace_id

@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod server;
 pub mod settings;
 pub mod telemetry;

@@ -280,11 +280,7 @@ pub fn calendar(events: &[Event], now: DateTime<Utc>) -> String {
             push_line(&mut out, &format!("RRULE:{rule}"));
         }
         // Stored rows may come from the data API: an attendee that is not a plain address is left out.
-        for a in e
-            .attendees
-            .iter()
-            .filter(|a| kith_auth::users::looks_like_email(&a.email))
-        {
+        for a in e.attendees.iter().filter(|a| kith_mail::looks_like_email(&a.email)) {
             let mut line = String::from("ATTENDEE");
             if let Some(name) = &a.name {
                 line.push_str(&format!(";CN={}", param_value(name)));

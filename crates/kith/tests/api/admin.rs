@@ -35,7 +35,7 @@ async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>, body
 }
 
 async fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
-    let mut tx = app.db.begin_privileged("test: read the audit trail").await.unwrap();
+    let mut tx = app.privileged.begin("test: read the audit trail").await.unwrap();
     let rows = tx
         .query(
             "select payload ->> 'action', payload ->> 'actor_username', payload ->> 'actor_via'
@@ -476,10 +476,10 @@ async fn the_audit_trail_is_closed_to_api_roles_and_append_only() {
     );
     tx.rollback().await.unwrap();
     // Even the privileged handle cannot rewrite history.
-    let mut tx = app.db.begin_privileged("test: tamper with the trail").await.unwrap();
+    let mut tx = app.privileged.begin("test: tamper with the trail").await.unwrap();
     assert!(tx.query("delete from auth.audit_log_entries", &[]).await.is_err());
     tx.rollback().await.unwrap();
-    let mut tx = app.db.begin_privileged("test: tamper with the trail").await.unwrap();
+    let mut tx = app.privileged.begin("test: tamper with the trail").await.unwrap();
     assert!(
         tx.query("update auth.audit_log_entries set ip_address = 'x'", &[])
             .await

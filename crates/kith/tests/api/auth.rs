@@ -447,8 +447,8 @@ async fn get_user_refuses_every_bad_token() {
     };
 
     // Asymmetric keys: rotate one in, then try to confuse it with HS256.
-    let kid = kith_auth::signing::rotate(&app.db).await.unwrap();
-    app.auth.signer().load(&app.db, app.auth.verifier()).await.unwrap();
+    let kid = kith_auth::signing::rotate(&app.privileged).await.unwrap();
+    app.auth.reload_keys().await.unwrap();
     let jwks = json_body(
         app.http
             .get(format!("{}/auth/v1/.well-known/jwks.json", app.address))
@@ -564,8 +564,8 @@ async fn asymmetric_keys_sign_after_rotation_and_stop_verifying_once_retired() {
     .await;
     assert_eq!(jwks, json!({"keys": []}), "an HS256-only project publishes no keys");
 
-    let first = kith_auth::signing::rotate(&app.db).await.unwrap();
-    app.auth.signer().load(&app.db, app.auth.verifier()).await.unwrap();
+    let first = kith_auth::signing::rotate(&app.privileged).await.unwrap();
+    app.auth.reload_keys().await.unwrap();
     let session = json_body(sign_in(&app, &address, "a-good-password").await, 200).await;
     let es_token = session["access_token"].as_str().unwrap().to_owned();
     assert_eq!(header_of(&es_token)["alg"], "ES256");
@@ -573,18 +573,18 @@ async fn asymmetric_keys_sign_after_rotation_and_stop_verifying_once_retired() {
     assert_eq!(get_user(&app, &es_token).await.status(), 200);
     assert_eq!(app.get("/api/profile", Some(&es_token)).await.status(), 200);
 
-    let second = kith_auth::signing::rotate(&app.db).await.unwrap();
-    app.auth.signer().load(&app.db, app.auth.verifier()).await.unwrap();
+    let second = kith_auth::signing::rotate(&app.privileged).await.unwrap();
+    app.auth.reload_keys().await.unwrap();
     let newer = json_body(sign_in(&app, &address, "a-good-password").await, 200).await;
     assert_eq!(header_of(newer["access_token"].as_str().unwrap())["kid"], json!(second));
     assert_eq!(get_user(&app, &es_token).await.status(), 200, "old keys keep verifying");
 
     assert!(
-        !kith_auth::signing::retire(&app.db, &second).await.unwrap(),
+        !kith_auth::signing::retire(&app.privileged, &second).await.unwrap(),
         "the signing key cannot be retired"
     );
-    assert!(kith_auth::signing::retire(&app.db, &first).await.unwrap());
-    app.auth.signer().load(&app.db, app.auth.verifier()).await.unwrap();
+    assert!(kith_auth::signing::retire(&app.privileged, &first).await.unwrap());
+    app.auth.reload_keys().await.unwrap();
     assert_eq!(error_code(get_user(&app, &es_token).await, 403).await, "bad_jwt");
     assert_eq!(app.get("/api/profile", Some(&es_token)).await.status(), 401);
 }

@@ -138,7 +138,7 @@ async fn privileged_access_is_a_separate_door() {
     let app = TestApp::spawn().await;
     app.create_user().await;
     app.create_user().await;
-    let mut tx = app.db.begin_privileged("test: count every profile").await.unwrap();
+    let mut tx = app.privileged.begin("test: count every profile").await.unwrap();
     let row = tx
         .query_one("select count(*), current_user::text from public.profiles", &[])
         .await

@@ -10,7 +10,7 @@ use kith_auth::mailer::Mailer;
 use kith_auth::signing::Signer;
 use kith_db::identity::JwtVerifier;
 use kith_db::tokio_postgres::{self, Config as PgConfig, NoTls};
-use kith_db::{Caller, Db};
+use kith_db::{Caller, Db, PrivilegedDb};
 use kith_http::AppState;
 use kith_http::middleware::HttpSettings;
 use serde_json::{Value, json};
@@ -110,6 +110,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The request pool the server uses.
     pub db: Db,
+    /// The privileged door over the same pool, as the binary hands it to the auth service.
+    pub privileged: PrivilegedDb,
     /// The test database's name.
     pub database: String,
     /// The auth service's state (signing keys, settings).
@@ -142,7 +144,12 @@ impl TestApp {
                 .try_init();
         }
         let database = fresh_database().await;
-        let db = Db::new(config_for(&database, kith_db::AUTHENTICATOR_ROLE), 8).unwrap();
+        let (db, privileged) = Db::with_privileged(
+            config_for(&database, kith_db::AUTHENTICATOR_ROLE),
+            8,
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let outbox = tempfile::tempdir().unwrap();
@@ -158,9 +165,15 @@ impl TestApp {
             verifier: verifier.clone(),
         };
         let mailer = Mailer::new(auth.smtp_url.as_deref(), &auth.mail_from, auth.outbox_dir.clone()).unwrap();
-        let auth_state = AuthState::new(db.clone(), verifier, Signer::new(SECRET.as_bytes()), auth, mailer)
-            .await
-            .unwrap();
+        let auth_state = AuthState::new(
+            privileged.clone(),
+            verifier,
+            Signer::new(SECRET.as_bytes()),
+            auth,
+            mailer,
+        )
+        .await
+        .unwrap();
         let router = app::router(
             state,
             &auth_state,
@@ -185,6 +198,7 @@ impl TestApp {
                 .build()
                 .unwrap(),
             db,
+            privileged,
             database,
             auth: auth_state,
         }
@@ -198,7 +212,7 @@ impl TestApp {
     /// Creates a confirmed user through the auth service and signs them an access token.
     pub async fn create_user(&self) -> TestUser {
         let email = format!("user-{}@example.com", Uuid::new_v4().simple());
-        let id = kith_auth::users::create_confirmed(&self.db, &email, "a-good-password")
+        let id = kith_auth::users::create_confirmed(&self.privileged, &email, "a-good-password")
             .await
             .unwrap();
         let token = sign(&self.user_claims(id, &email, 3600));

@@ -43,6 +43,38 @@ async fn unknown_routes_and_methods_get_json_errors() {
     assert_eq!(body["error"]["code"], "method_not_allowed");
 }
 
+/// Each JSON service answers an unknown path or a wrong method in its own dialect: supabase-js shows GoTrue's
+/// `message`, and would show `[object Object]` for the `/api` shape.
+#[tokio::test]
+async fn each_service_answers_unknown_paths_and_methods_in_its_own_dialect() {
+    let app = TestApp::spawn().await;
+    let send = |method: reqwest::Method, path: &str| {
+        app.http
+            .request(method, format!("{}{path}", app.address))
+            .header("x-supabase-api-version", "2024-01-01")
+            .send()
+    };
+    // /api, deep paths included.
+    let body = json_body(send(reqwest::Method::GET, "/api/no/such/route").await.unwrap(), 404).await;
+    assert_eq!(body["error"]["code"], "not_found");
+    // /auth/v1: GoTrue's `{code, message}` with `x-sb-error-code`.
+    let response = send(reqwest::Method::GET, "/auth/v1/nope").await.unwrap();
+    assert_eq!(response.headers()["x-sb-error-code"], "not_found");
+    let body = json_body(response, 404).await;
+    assert_eq!(body["code"], "not_found");
+    assert!(body["message"].is_string() && body.get("error").is_none(), "{body}");
+    let response = send(reqwest::Method::GET, "/auth/v1/signup").await.unwrap();
+    assert!(response.headers().get("allow").is_some());
+    assert_eq!(response.headers()["x-sb-error-code"], "method_not_allowed");
+    let body = json_body(response, 405).await;
+    assert_eq!(body["code"], "method_not_allowed");
+    assert!(body["message"].is_string() && body.get("error").is_none(), "{body}");
+    // Without the API version header, GoTrue's legacy shape.
+    let legacy = json_body(app.get("/auth/v1/nope", None).await, 404).await;
+    assert_eq!(legacy["code"], 404);
+    assert_eq!(legacy["error_code"], "not_found");
+}
+
 #[tokio::test]
 async fn responses_carry_request_id_and_security_headers() {
     let app = TestApp::spawn().await;

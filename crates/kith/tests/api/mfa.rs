@@ -117,7 +117,7 @@ async fn totp_raises_the_session_to_aal2_and_rls_sees_it() {
     let me = json_body(call(&app, "GET", "/user", &aal1, None).await, 200).await;
     assert_eq!(me["factors"][0]["status"], "unverified");
     assert_eq!(me["factors"][0]["factor_type"], "totp");
-    let mut tx = app.db.begin_privileged("test: read the stored secret").await.unwrap();
+    let mut tx = app.privileged.begin("test: read the stored secret").await.unwrap();
     let stored: String = tx
         .query_one(
             "select secret from auth.mfa_factors where id = $1::text::uuid",
@@ -273,7 +273,7 @@ async fn totp_raises_the_session_to_aal2_and_rls_sees_it() {
     assert!(after["user"].get("factors").is_none());
 
     // The audit trail has every step.
-    let mut tx = app.db.begin_privileged("test: read the audit trail").await.unwrap();
+    let mut tx = app.privileged.begin("test: read the audit trail").await.unwrap();
     let actions: Vec<String> = tx
         .query(
             "select payload ->> 'action' from auth.audit_log_entries where payload ->> 'actor_via' = 'user_token'",
@@ -409,7 +409,7 @@ async fn an_admin_recovers_a_user_by_deleting_the_factor() {
     )
     .await;
     assert_eq!(claims_of(refreshed["access_token"].as_str().unwrap())["aal"], "aal1");
-    let mut tx = app.db.begin_privileged("test: read the audit trail").await.unwrap();
+    let mut tx = app.privileged.begin("test: read the audit trail").await.unwrap();
     let n: i64 = tx
         .query_one(
             "select count(*) from auth.audit_log_entries where payload ->> 'action' = 'factor_deleted'

@@ -141,7 +141,7 @@ async fn one_user_never_sees_or_changes_another_users_profile() {
 async fn a_valid_token_of_a_deleted_user_finds_no_profile() {
     let app = TestApp::spawn().await;
     let user = app.create_user().await;
-    let mut tx = app.db.begin_privileged("test: delete a user").await.unwrap();
+    let mut tx = app.privileged.begin("test: delete a user").await.unwrap();
     tx.query("delete from auth.users where id = $1", &[&user.id])
         .await
         .unwrap();

@@ -109,7 +109,7 @@ async fn kith_survives_postgres_restarting_under_load() {
     kith_db::migrate::migrate(&owner).await.unwrap();
 
     // Kith on that cluster, as `kith serve` wires it (2 s pool wait, so an outage answers 503 quickly).
-    let db = Db::with_wait_timeout(pool_config, 8, Duration::from_secs(2)).unwrap();
+    let (db, privileged) = Db::with_privileged(pool_config, 8, Duration::from_secs(2)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let outbox = scratch.path().join("outbox");
@@ -122,9 +122,15 @@ async fn kith_survives_postgres_restarting_under_load() {
         verifier: verifier.clone(),
     };
     let mailer = Mailer::new(None, &settings.mail_from, outbox).unwrap();
-    let auth = AuthState::new(db.clone(), verifier, Signer::new(SECRET.as_bytes()), settings, mailer)
-        .await
-        .unwrap();
+    let auth = AuthState::new(
+        privileged.clone(),
+        verifier,
+        Signer::new(SECRET.as_bytes()),
+        settings,
+        mailer,
+    )
+    .await
+    .unwrap();
     let router = kith::app::router(
         state,
         &auth,
@@ -140,7 +146,7 @@ async fn kith_survives_postgres_restarting_under_load() {
     ));
 
     let email = "restart@example.com";
-    let user_id = kith_auth::users::create_confirmed(&db, email, "a-good-password")
+    let user_id = kith_auth::users::create_confirmed(&privileged, email, "a-good-password")
         .await
         .unwrap();
     let token = sign(&user_claims(&issuer, user_id, email, 3600));

@@ -10,10 +10,10 @@ async fn the_demo_seed_shows_hot_and_cold_leads_and_a_week_of_events() {
     let app = TestApp::spawn().await;
     let owner = app.create_user().await;
     let member = app.create_user().await;
-    let seeded = kith_crm::demo::seed(&app.db, owner.id, member.id).await.unwrap();
+    let seeded = kith::demo::seed(&app.privileged, owner.id, member.id).await.unwrap();
     assert_eq!(seeded.contacts, 50);
     // Seeding again changes nothing.
-    let again = kith_crm::demo::seed(&app.db, owner.id, member.id).await.unwrap();
+    let again = kith::demo::seed(&app.privileged, owner.id, member.id).await.unwrap();
     assert_eq!(again.org_id, seeded.org_id);
     assert_eq!(again.contacts, 50);
 

@@ -1,6 +1,9 @@
 //! Outgoing mail: through SMTP when `KITH_SMTP_URL` is set, otherwise written as JSON files to the outbox folder
 //! (owner-only files; the log names the file, never the link) so a developer can follow them. Passwords never
 //! appear in mail.
+//!
+//! A floor below the services: the auth service mails links and codes, the CRM mails invitations, and both check
+//! addresses with the same [`looks_like_email`], without the CRM depending on the auth service.
 
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -151,6 +154,25 @@ impl Mailer {
                 Ok(())
             }
         }
+    }
+}
+
+/// A deliberately loose check: one `@`, a non-empty local part, a dotted domain without empty labels, and none
+/// of the characters that would let an address smuggle a second one into a mail header.
+pub fn looks_like_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !domain.contains("..")
+                && !email
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        }
+        None => false,
     }
 }
 

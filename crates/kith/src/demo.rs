@@ -1,11 +1,13 @@
 //! Demo data for `kith seed --demo` and `kith serve --demo`: an organization with two users, about 50 contacts
 //! with interactions spread over 60 days (some clearly hot, some cold), and a week of events.
 //!
-//! Seeding is an operator action, not a request: it uses the privileged handle (logged), never a route.
+//! Seeding is an operator command, not a request, so it lives in the binary: it writes through the privileged
+//! handle the binary hands it (logged), finds its users through the auth service (`kith_auth::users`), and leaves
+//! the scores to the CRM's own re-scoring.
 
-use crate::scoring::InteractionKind;
 use chrono::{DateTime, Duration, Timelike, Utc};
-use kith_db::{Db, DbError};
+use kith_crm::scoring::InteractionKind;
+use kith_db::{DbError, PrivilegedDb};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -58,20 +60,10 @@ impl Lcg {
     }
 }
 
-/// The id of the user with `email` (to find the demo users on a second run).
-pub async fn user_id_by_email(db: &Db, email: &str) -> Result<Option<Uuid>, DbError> {
-    let mut tx = db.begin_privileged("find the demo users").await?;
-    let row = tx
-        .query_opt("select id from auth.users where email = $1", &[&email])
-        .await?;
-    tx.commit().await?;
-    Ok(row.map(|r| r.get("id")))
-}
-
 /// Seeds the demo organization owned by `owner`, with `member` as a member. Idempotent per owner: a second run
 /// finds the organization by slug and returns it unchanged.
-pub async fn seed(db: &Db, owner: Uuid, member: Uuid) -> Result<Seeded, DbError> {
-    let mut tx = db.begin_privileged("seed demo data").await?;
+pub async fn seed(db: &PrivilegedDb, owner: Uuid, member: Uuid) -> Result<Seeded, DbError> {
+    let mut tx = db.begin("seed demo data").await?;
     if let Some(row) = tx
         .query_opt(
             "select o.id, w.id as workspace_id,
@@ -256,8 +248,11 @@ pub async fn seed(db: &Db, owner: Uuid, member: Uuid) -> Result<Seeded, DbError>
             .await?;
         }
     }
-    crate::intelligence::rescore_contacts(&mut tx, workspace_id, None, now).await?;
     tx.commit().await?;
+    // The new contacts are unscored, so due: score them now, as the background re-score would within a minute.
+    while kith_crm::rescore_job::rescore_due(db.db(), kith_crm::rescore_job::BATCH).await?
+        >= usize::try_from(kith_crm::rescore_job::BATCH).unwrap_or(usize::MAX)
+    {}
     tracing::info!(%org_id, %workspace_id, contacts = contact_ids.len(), events, "demo data seeded");
     Ok(Seeded {
         org_id,
