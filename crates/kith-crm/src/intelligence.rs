@@ -3,20 +3,23 @@
 //! Scores are stored on the contacts: every change through `/api` recomputes them in its own transaction, a write
 //! through the data API marks the contact for re-scoring (a trigger clears `scored_at`), and the background job in
 //! [`crate::rescore_job`] re-scores marked contacts and those whose interactions are still decaying. `GET` reads
-//! the stored scores through the `(workspace_id, score desc)` index; `POST` re-scores on demand.
+//! the stored scores through the `(workspace_id, score desc)` index; `POST` re-scores on demand. The SQL is in
+//! [`store`].
+
+pub mod store;
+
+pub use store::top_leads;
 
 use crate::context::{OrgRole, WorkspaceCtx, workspace_ctx};
 use crate::input::{self, ApiQuery};
-use crate::scoring::{self, ContactFacts, InteractionKind, Reason, Tier, Touch};
+use crate::scoring::{self, Reason, Tier};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
-use kith_db::tokio_postgres::Row;
 use kith_db::{Access, CallerTx, DbError};
 use kith_http::{ApiError, ApiJson, ApiResult, AppState, AuthUser};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::time::Instant;
 use uuid::Uuid;
 
@@ -53,7 +56,7 @@ pub struct Lead {
 /// memory follows the batch, not the workspace.
 const BATCH: usize = 1000;
 
-fn full_name(first: Option<&str>, last: Option<&str>) -> String {
+pub(crate) fn full_name(first: Option<&str>, last: Option<&str>) -> String {
     [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ")
 }
 
@@ -64,45 +67,12 @@ async fn compute(
     ids: &[Uuid],
     now: DateTime<Utc>,
 ) -> Result<Vec<Lead>, DbError> {
-    let contacts = tx
-        .query(
-            "select id, first_name, last_name, email, phone, company, job_title, status
-             from public.contacts where workspace_id = $1 and id = any($2)",
-            &[&workspace_id, &ids],
-        )
-        .await?;
+    let contacts = store::facts(tx, workspace_id, ids).await?;
     let since = now - Duration::days(scoring::HORIZON_DAYS);
-    let interactions = tx
-        .query(
-            "select contact_id, kind, occurred_at from public.interactions
-             where workspace_id = $1 and contact_id = any($2) and occurred_at >= $3",
-            &[&workspace_id, &ids, &since],
-        )
-        .await?;
-    let mut touches: HashMap<Uuid, Vec<Touch>> = HashMap::new();
-    for row in &interactions {
-        let kind: String = row.get("kind");
-        let Some(kind) = InteractionKind::parse(&kind) else {
-            continue;
-        };
-        touches.entry(row.get("contact_id")).or_default().push(Touch {
-            kind,
-            occurred_at: row.get("occurred_at"),
-        });
-    }
+    let touches = store::touches(tx, workspace_id, ids, since).await?;
     Ok(contacts
-        .iter()
-        .map(|row| {
-            let id: Uuid = row.get("id");
-            let facts = ContactFacts {
-                first_name: row.get("first_name"),
-                last_name: row.get("last_name"),
-                email: row.get("email"),
-                phone: row.get("phone"),
-                company: row.get("company"),
-                job_title: row.get("job_title"),
-                status: row.get("status"),
-            };
+        .into_iter()
+        .map(|(id, facts)| {
             let score = scoring::score(&facts, touches.get(&id).map_or(&[][..], Vec::as_slice), now);
             Lead {
                 contact_id: id,
@@ -146,15 +116,7 @@ pub(crate) async fn rescore_contacts(
     let ids = match ids {
         Some(ids) => ids,
         None => {
-            all = tx
-                .query(
-                    "select id from public.contacts where workspace_id = $1 order by id",
-                    &[&workspace_id],
-                )
-                .await?
-                .iter()
-                .map(|row| row.get("id"))
-                .collect();
+            all = store::contact_ids(tx, workspace_id).await?;
             &all
         }
     };
@@ -164,21 +126,7 @@ pub(crate) async fn rescore_contacts(
         if leads.is_empty() {
             continue;
         }
-        let ids: Vec<Uuid> = leads.iter().map(|l| l.contact_id).collect();
-        let scores: Vec<i32> = leads.iter().map(|l| l.score).collect();
-        let tiers: Vec<&str> = leads.iter().map(|l| l.tier.as_str()).collect();
-        let reasons: Vec<Value> = leads.iter().map(|l| json!(l.reasons)).collect();
-        let last: Vec<Option<DateTime<Utc>>> = leads.iter().map(|l| l.last_interaction_at).collect();
-        tx.query(
-            "update public.contacts c
-                set score = s.score, tier = s.tier, score_reasons = s.reasons, scored_at = $7,
-                    last_interaction_at = s.last_interaction_at
-               from unnest($2::uuid[], $3::int[], $4::text[], $5::jsonb[], $6::timestamptz[])
-                    as s(id, score, tier, reasons, last_interaction_at)
-              where c.workspace_id = $1 and c.id = s.id",
-            &[&workspace_id, &ids, &scores, &tiers, &reasons, &last, &now],
-        )
-        .await?;
+        store::save_scores(tx, workspace_id, &leads, now).await?;
         for lead in &leads {
             done.rescored += 1;
             match lead.tier {
@@ -195,56 +143,6 @@ pub(crate) async fn rescore_contacts(
 pub async fn rescore(tx: &mut CallerTx, ctx: &WorkspaceCtx, contact_id: Option<Uuid>) -> ApiResult<Rescored> {
     let one = contact_id.map(|id| [id]);
     Ok(rescore_contacts(tx, ctx.workspace_id, one.as_ref().map(|ids| &ids[..]), Utc::now()).await?)
-}
-
-/// A stored score, as the contact row holds it.
-fn stored_lead(row: &Row) -> Lead {
-    let reasons: Vec<Reason> = serde_json::from_value(row.get("score_reasons")).unwrap_or_default();
-    let engagement: i32 = reasons
-        .iter()
-        .filter(|r| r.factor.starts_with("engagement"))
-        .map(|r| r.points)
-        .sum();
-    let first_name: Option<String> = row.get("first_name");
-    let last_name: Option<String> = row.get("last_name");
-    let tier: String = row.get("tier");
-    Lead {
-        contact_id: row.get("id"),
-        name: full_name(first_name.as_deref(), last_name.as_deref()),
-        email: row.get("email"),
-        company: row.get("company"),
-        score: row.get("score"),
-        tier: Tier::parse(&tier).unwrap_or(Tier::Cold),
-        fit: reasons.iter().map(|r| r.points).sum::<i32>() - engagement,
-        engagement,
-        reasons,
-        last_interaction_at: row.get("last_interaction_at"),
-        scored_at: row.get("scored_at"),
-    }
-}
-
-/// The best stored scores of a workspace in `tiers` with at least `min_score`, best first: what
-/// `GET /api/agents/contact-intelligence` and the dashboard's Hot leads panel both show.
-pub async fn top_leads(
-    tx: &mut CallerTx,
-    workspace_id: Uuid,
-    tiers: &[&str],
-    min_score: i32,
-    limit: i64,
-) -> Result<Vec<Lead>, DbError> {
-    // Stored scores, top N through the (workspace_id, score desc) index; the background re-score keeps them current.
-    let rows = tx
-        .query(
-            "select id, first_name, last_name, email, company, score, tier, score_reasons, last_interaction_at,
-                    scored_at
-               from public.contacts
-              where workspace_id = $1 and tier = any($2) and score >= $3
-              order by score desc, last_interaction_at desc nulls last, id
-              limit $4",
-            &[&workspace_id, &tiers, &min_score, &limit],
-        )
-        .await?;
-    Ok(rows.iter().map(stored_lead).collect())
 }
 
 /// `GET /api/agents/contact-intelligence` query.
