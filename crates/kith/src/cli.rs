@@ -71,6 +71,10 @@ pub struct SettingArgs {
     /// Comma-separated schemas the data API exposes; the first is the default [default: public].
     #[arg(long, env = "KITH_REST_SCHEMAS", global = true)]
     pub rest_schemas: Option<String>,
+    /// Comma-separated schemas searched after the requested one, for types and operators of extensions
+    /// [default: public, extensions].
+    #[arg(long, env = "KITH_REST_EXTRA_SEARCH_PATH", global = true)]
+    pub rest_extra_search_path: Option<String>,
     /// Most rows one data API response returns [default: 1000].
     #[arg(long, env = "KITH_REST_MAX_ROWS", global = true)]
     pub rest_max_rows: Option<String>,

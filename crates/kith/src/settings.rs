@@ -131,6 +131,7 @@ struct FileSettings {
     smtp_from: Option<String>,
     mfa_encryption_key: Option<String>,
     rest_schemas: Option<String>,
+    rest_extra_search_path: Option<String>,
     rest_max_rows: Option<u32>,
     rest_statement_timeout_ms: Option<u32>,
     web_session_idle_timeout: Option<u32>,
@@ -289,6 +290,14 @@ impl Settings {
         let auth = auth_settings(&args.auth, &file, site_url.clone(), &data_dir)?;
 
         let mut rest = RestConfig::default();
+        if let Some(list) = pick(&args.rest_extra_search_path, &file.rest_extra_search_path) {
+            rest.extra_search_path = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         if let Some(list) = pick(&args.rest_schemas, &file.rest_schemas) {
             let schemas: Vec<String> = list
                 .split(',')
@@ -301,13 +310,13 @@ impl Settings {
                 let s = s.to_ascii_lowercase();
                 matches!(
                     s.as_str(),
-                    "auth" | "private" | "kith" | "information_schema" | "extensions"
+                    "auth" | "private" | "kith" | "storage" | "information_schema" | "extensions"
                 ) || s.starts_with("pg_")
             };
             if schemas.is_empty() || schemas.iter().any(internal) {
                 return Err(invalid(
                     "KITH_REST_SCHEMAS",
-                    "must name at least one schema, and never auth, private, kith, extensions or a system schema",
+                    "must name at least one schema, and never auth, private, kith, storage, extensions or a system schema",
                 ));
             }
             rest.schemas = schemas;
