@@ -98,7 +98,7 @@ test('storage: per-user folders in a private and a public bucket', async () => {
   assert.equal(response.status, 200);
 });
 
-test('a citext column (type in `extensions`) is filtered case-insensitively', { todo: 'data API: types from other schemas (issue 15 item 3)' }, async () => {
+test('a citext column (type in `extensions`) is filtered case-insensitively', async () => {
   const { data, error } = await as(alice).from('sales').select('first_name').eq('email', alice.email.toUpperCase());
   assert.equal(error, null, JSON.stringify(error));
   assert.deepEqual(data, [{ first_name: 'Alice' }]);
