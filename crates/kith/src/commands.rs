@@ -1,13 +1,13 @@
 //! What each subcommand does once settings are valid.
 
 use crate::cli::KeysCommand;
+use crate::embedded::{EmbeddedPostgres, SUPERUSER};
 use crate::settings::{Database, Settings};
 use crate::{admin, app, server};
 use anyhow::Context;
 use kith_auth::AuthState;
 use kith_auth::mailer::Mailer;
 use kith_auth::signing::{self, Signer};
-use kith_db::embedded::{EmbeddedPostgres, SUPERUSER};
 use kith_db::identity::JwtVerifier;
 use kith_db::tokio_postgres::Config as PgConfig;
 use kith_db::{AUTHENTICATOR_ROLE, Db, PrivilegedDb};

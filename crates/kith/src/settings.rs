@@ -203,7 +203,7 @@ impl Settings {
             // unprivileged user running the embedded PostgreSQL cannot enter ./kith-data.
             None if matches!(database, Database::Embedded) => {
                 let default = PathBuf::from("./kith-data");
-                let chosen = kith_db::embedded::reachable_data_dir(&default, Path::new(ROOT_DATA_DIR));
+                let chosen = crate::embedded::reachable_data_dir(&default, Path::new(ROOT_DATA_DIR));
                 if chosen != default {
                     notices.push(format!(
                         "KITH_DATA_DIR is not set and ./kith-data is out of reach of the PostgreSQL user; using {ROOT_DATA_DIR}"
