@@ -1,16 +1,16 @@
 //! `GET /api/audit?org_id=&limit=&before=`: the organization's audit log, newest first, for its admins. The log
-//! is written only by database triggers; no role can change or delete it.
+//! is written only by database triggers; no role can change or delete it. The SQL is in [`store`].
+
+pub mod store;
 
 use crate::context::{OrgRole, org_ctx};
 use crate::input::{self, ApiQuery};
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
 use kith_db::Access;
 use kith_http::{ApiResult, AppState, AuthUser};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 /// Query of `GET /api/audit`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -37,31 +37,9 @@ pub async fn list(
     let limit = input::int("limit", query.limit.as_deref(), 100, 1, 500)?;
     let before = input::int("before", query.before.as_deref(), i64::MAX, 1, i64::MAX)?;
     let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    org_ctx(&mut tx, &user, org_id, OrgRole::Admin).await?;
-    let rows = tx
-        .query(
-            "select id, org_id, workspace_id, actor_id, table_name, row_id, action, changed_fields, at
-             from public.audit_log where org_id = $1 and id < $2 order by id desc limit $3",
-            &[&org_id, &before, &limit],
-        )
-        .await?;
+    let ctx = org_ctx(&mut tx, &user, org_id, OrgRole::Admin).await?;
+    let entries = store::page(&mut tx, &ctx, before, limit).await?;
     tx.commit().await?;
-    let entries: Vec<Value> = rows
-        .iter()
-        .map(|row| {
-            json!({
-                "id": row.get::<_, i64>("id"),
-                "org_id": row.get::<_, Uuid>("org_id"),
-                "workspace_id": row.get::<_, Option<Uuid>>("workspace_id"),
-                "actor_id": row.get::<_, Option<Uuid>>("actor_id"),
-                "table_name": row.get::<_, String>("table_name"),
-                "row_id": row.get::<_, Option<Uuid>>("row_id"),
-                "action": row.get::<_, String>("action"),
-                "changed_fields": row.get::<_, Vec<String>>("changed_fields"),
-                "at": row.get::<_, DateTime<Utc>>("at"),
-            })
-        })
-        .collect();
     let next_before = if entries.len() as i64 == limit {
         entries.last().and_then(|e| e["id"].as_i64())
     } else {

@@ -482,6 +482,41 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<CrmState>)> {
         ),
         (
             spec(
+                "GET",
+                "/api/calendar/subscription",
+                Workspace,
+                Some(Viewer),
+                "Whether the caller has a calendar subscription URL for the workspace",
+            )
+            .query::<calendar::SubscriptionQuery>()
+            .returns::<calendar::Subscription>(200),
+            get(calendar::get_subscription),
+        ),
+        (
+            spec(
+                "POST",
+                "/api/calendar/subscription",
+                Workspace,
+                Some(Viewer),
+                "Make (or remake, revoking the old) the caller's calendar subscription token",
+            )
+            .json::<calendar::SubscriptionRequest>()
+            .returns::<calendar::NewSubscription>(201),
+            post(calendar::subscribe),
+        ),
+        (
+            spec(
+                "DELETE",
+                "/api/calendar/subscription",
+                Workspace,
+                Some(Viewer),
+                "Revoke the caller's calendar subscription token",
+            )
+            .query::<calendar::SubscriptionQuery>(),
+            delete(calendar::unsubscribe),
+        ),
+        (
+            spec(
                 "PATCH",
                 "/api/calendar/events/{id}",
                 Item,

@@ -1,4 +1,8 @@
-//! `GET /api/profile` and `PATCH /api/profile`: the caller's own profile.
+//! `GET /api/profile` and `PATCH /api/profile`: the caller's own profile. The SQL is in [`store`].
+
+pub mod store;
+
+pub use store::timezone;
 
 use crate::input::present;
 use axum::extract::State;
@@ -47,31 +51,8 @@ impl From<Row> for Profile {
     }
 }
 
-const COLUMNS: &str = "id, email, full_name, avatar_url, timezone, created_at, updated_at";
-
-/// The caller's time zone from their profile (UTC when unset or unknown).
-pub async fn timezone(tx: &mut kith_db::CallerTx, user_id: Uuid) -> Result<chrono_tz::Tz, kith_db::DbError> {
-    let row = tx
-        .query_opt("select timezone from public.profiles where id = $1", &[&user_id])
-        .await?;
-    let name: Option<String> = row.and_then(|row| row.get("timezone"));
-    Ok(name.and_then(|n| n.parse().ok()).unwrap_or(chrono_tz::UTC))
-}
-
 pub(crate) async fn get_profile(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Profile>> {
-    // The id is named explicitly for the planner; RLS alone decides visibility.
-    let rows = state
-        .db
-        .read_as(
-            &user.caller,
-            &format!("select {COLUMNS} from public.profiles where id = $1"),
-            &[&user.user_id],
-        )
-        .await?;
-    rows.into_iter()
-        .next()
-        .map(|row| Json(row.into()))
-        .ok_or_else(ApiError::not_found)
+    store::get(&state.db, &user.caller, user.user_id).await.map(Json)
 }
 
 /// `PATCH` body: absent fields stay as they are, `null` clears a nullable field.
@@ -92,7 +73,7 @@ pub(crate) struct ProfilePatch {
 }
 
 /// A patch whose every field has been checked.
-struct ValidPatch {
+pub(crate) struct ValidPatch {
     full_name: Option<Option<String>>,
     avatar_url: Option<Option<String>>,
     timezone: Option<String>,
@@ -163,29 +144,9 @@ pub(crate) async fn patch_profile(
 ) -> ApiResult<Json<Profile>> {
     let patch = ValidPatch::try_from(patch)?;
     let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let row = tx
-        .query_opt(
-            &format!(
-                "update public.profiles set
-                   full_name = case when $2 then $3 else full_name end,
-                   avatar_url = case when $4 then $5 else avatar_url end,
-                   timezone = coalesce($6, timezone)
-                 where id = $1
-                 returning {COLUMNS}"
-            ),
-            &[
-                &user.user_id,
-                &patch.full_name.is_some(),
-                &patch.full_name.flatten(),
-                &patch.avatar_url.is_some(),
-                &patch.avatar_url.flatten(),
-                &patch.timezone,
-            ],
-        )
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let profile = store::update(&mut tx, user.user_id, &patch).await?;
     tx.commit().await?;
-    Ok(Json(row.into()))
+    Ok(Json(profile))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use kith_db::Caller;
 use kith_db::identity::{JwtVerifier, TokenError};
 use kith_http::AppState;
+use kith_http::bearer::{BearerProblem, BearerToken, TokenSource};
 use serde_json::{Map, Value};
 
 /// The caller of a `/rest/v1` request, as an extractor: anonymous without a token, refused with PostgREST's
@@ -31,56 +32,49 @@ where
     }
 }
 
-/// The token a request carries: `Authorization: Bearer`, else the `apikey` header (as Supabase's gateway
-/// forwards it).
-fn token(headers: &HeaderMap) -> RestResult<Option<String>> {
-    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| RestError::jwt("PGRST301", "Invalid Authorization header"))?;
-        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(RestError::jwt("PGRST301", "Invalid Authorization header"));
+/// A credential header problem in PostgREST's words (all PGRST301).
+fn bearer_problem(problem: BearerProblem) -> RestError {
+    let message = match problem {
+        BearerProblem::NotText(TokenSource::Authorization) | BearerProblem::NotBearer => "Invalid Authorization header",
+        BearerProblem::NotText(TokenSource::ApiKey) => "Invalid apikey header",
+        BearerProblem::Empty(_) => "Empty JWT is sent in Authorization header",
+    };
+    RestError::jwt("PGRST301", message)
+}
+
+/// A refused token in PostgREST's words: PGRST303 for its time window, PGRST301 otherwise.
+fn token_error(err: TokenError) -> RestError {
+    tracing::info!(reason = %err, "data API token refused");
+    match err {
+        TokenError::Expired => RestError::jwt_expired(),
+        TokenError::NotYetValid => RestError::jwt("PGRST303", "JWT not yet valid"),
+        TokenError::BadSignature => RestError::jwt("PGRST301", "JWT cryptographic operation failed"),
+        TokenError::UnknownKey | TokenError::Malformed(_) | TokenError::Claims(_) => {
+            RestError::jwt("PGRST301", &format!("Invalid JWT: {err}"))
         }
-        let token = token.trim();
-        if token.is_empty() {
-            return Err(RestError::jwt("PGRST301", "Empty JWT is sent in Authorization header"));
-        }
-        return Ok(Some(token.to_owned()));
-    }
-    match headers.get("apikey") {
-        Some(value) => {
-            let key = value
-                .to_str()
-                .map_err(|_| RestError::jwt("PGRST301", "Invalid apikey header"))?
-                .trim();
-            Ok((!key.is_empty()).then(|| key.to_owned()))
-        }
-        None => Ok(None),
     }
 }
 
-/// The caller of a data API request, tagged with its method, path and headers (`request.*` settings).
+/// The caller of a data API request, tagged with its method, path and headers (`request.*` settings). The
+/// token is read by the one bearer parser ([`BearerToken`]); an empty `apikey` is anonymous, as Supabase's
+/// gateway passes it on.
 pub fn caller(headers: &HeaderMap, verifier: &JwtVerifier, method: &str, path: &str) -> RestResult<Caller> {
-    let caller = match token(headers)? {
+    let token = match BearerToken::from_headers(headers) {
+        Ok(token) => token,
+        Err(BearerProblem::Empty(TokenSource::ApiKey)) => None,
+        Err(problem) => return Err(bearer_problem(problem)),
+    };
+    let caller = match token {
         None => Caller::anonymous(),
         Some(token) => {
-            let parts = token.split('.').count();
+            let parts = token.expose().split('.').count();
             if parts != 3 {
                 return Err(RestError::jwt(
                     "PGRST301",
                     &format!("Expected 3 parts in JWT; got {parts}"),
                 ));
             }
-            verifier.verify(&token).map_err(|err| {
-                tracing::info!(reason = %err, "data API token refused");
-                match err {
-                    TokenError::Expired => RestError::jwt("PGRST303", "JWT expired"),
-                    TokenError::NotYetValid => RestError::jwt("PGRST303", "JWT not yet valid"),
-                    TokenError::BadSignature => RestError::jwt("PGRST301", "JWT cryptographic operation failed"),
-                    refused => RestError::jwt("PGRST301", &format!("Invalid JWT: {refused}")),
-                }
-            })?
+            token.verify(verifier).map_err(token_error)?
         }
     };
     Ok(caller
@@ -144,5 +138,79 @@ mod tests {
             assert_eq!(err.status, axum::http::StatusCode::UNAUTHORIZED, "{value}");
         }
         assert!(caller(&HeaderMap::new(), &verifier, "GET", "/rest/v1/t").is_ok());
+    }
+
+    #[test]
+    fn header_problems_are_worded_as_postgrest_does() {
+        let verifier = JwtVerifier::hs256(b"0123456789abcdef0123456789abcdef");
+        let refusal = |name: &'static str, value: &[u8]| {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_bytes(value).unwrap());
+            caller(&headers, &verifier, "GET", "/t").map(|_| ()).unwrap_err()
+        };
+        let cases: [(&str, &[u8], &str); 5] = [
+            ("authorization", b"Basic abc", "Invalid Authorization header"),
+            ("authorization", b"Bearer a b", "Invalid Authorization header"),
+            ("authorization", b"Bearer ", "Empty JWT is sent in Authorization header"),
+            ("authorization", b"Bearer \xff", "Invalid Authorization header"),
+            ("apikey", b"\xff", "Invalid apikey header"),
+        ];
+        for (name, value, message) in cases {
+            let err = refusal(name, value);
+            assert_eq!(
+                (err.code.as_str(), err.message.as_str()),
+                ("PGRST301", message),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            refusal("authorization", b"Bearer a.b").message,
+            "Expected 3 parts in JWT; got 2"
+        );
+        // An empty apikey is no credential at all.
+        let mut headers = HeaderMap::new();
+        headers.insert("apikey", HeaderValue::from_static(" "));
+        let anonymous = caller(&headers, &verifier, "GET", "/t").unwrap();
+        assert_eq!(anonymous.role(), kith_db::DbRole::Anon);
+    }
+
+    #[test]
+    fn token_errors_map_by_variant() {
+        use kith_db::identity::{ClaimsError, Malformed};
+        let expected = [
+            (TokenError::Expired, "PGRST303", "JWT expired"),
+            (TokenError::NotYetValid, "PGRST303", "JWT not yet valid"),
+            (
+                TokenError::BadSignature,
+                "PGRST301",
+                "JWT cryptographic operation failed",
+            ),
+            (
+                TokenError::UnknownKey,
+                "PGRST301",
+                "Invalid JWT: token signing key is unknown",
+            ),
+            (
+                TokenError::Malformed(Malformed::Structure),
+                "PGRST301",
+                "Invalid JWT: token is malformed",
+            ),
+            (
+                TokenError::Claims(ClaimsError::NoRole),
+                "PGRST301",
+                "Invalid JWT: token has no role claim",
+            ),
+        ];
+        for (err, code, message) in expected {
+            let refused = token_error(err);
+            assert_eq!((refused.code.as_str(), refused.message.as_str()), (code, message));
+            assert_eq!(refused.status, axum::http::StatusCode::UNAUTHORIZED);
+            assert!(
+                refused
+                    .challenge
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("Bearer error=\"invalid_token\""))
+            );
+        }
     }
 }

@@ -40,6 +40,8 @@ pub struct ErrorBody {
     pub hint: Value,
     /// `WWW-Authenticate` value for 401s.
     pub challenge: Option<String>,
+    /// The metrics tag of a refused credential (`invalid_token`, `token_expired`), set where it is refused.
+    pub auth_failure: Option<&'static str>,
 }
 
 /// Result of the data API's internals.
@@ -55,6 +57,7 @@ impl RestError {
             details: Value::Null,
             hint: Value::Null,
             challenge: None,
+            auth_failure: None,
         }))
     }
 
@@ -118,6 +121,14 @@ impl RestError {
             "Bearer error=\"invalid_token\", error_description=\"{}\"",
             message.replace(['"', '\\'], "")
         ));
+        error.auth_failure = Some("invalid_token");
+        error
+    }
+
+    /// 401 PGRST303 `JWT expired`.
+    pub fn jwt_expired() -> Self {
+        let mut error = Self::jwt("PGRST303", "JWT expired");
+        error.auth_failure = Some("token_expired");
         error
     }
 
@@ -228,9 +239,7 @@ impl IntoResponse for RestError {
         let this = *self.0;
         let auth_failure = match this.code.as_str() {
             "PGRST302" => Some("missing_token"),
-            "PGRST303" if this.message == "JWT expired" => Some("token_expired"),
-            "PGRST301" | "PGRST303" => Some("invalid_token"),
-            _ => None,
+            _ => this.auth_failure,
         };
         let body = json!({
             "code": this.code,

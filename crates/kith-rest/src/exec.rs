@@ -1,9 +1,9 @@
-//! The caller's transaction: opened with [`kith_db::Db::begin_as`] (the identity, `BEGIN` and the data API's
-//! `statement_timeout` travel together), one built statement run in it, its one row read as an [`Outcome`].
+//! The caller's transaction: opened with [`kith_db::Db::begin_as`] (the identity, `BEGIN`, the data API's
+//! `statement_timeout` and the search path travel together), one built statement run in it, its one row read as an [`Outcome`].
 //! Database errors are mapped for the caller's role here, once.
 
 use crate::error::{RestError, RestResult};
-use crate::sql::Statement;
+use crate::sql::{self, Statement};
 use kith_db::tokio_postgres::types::ToSql;
 use kith_db::{Access, Caller, CallerTx, Db, DbError};
 use serde_json::Value;
@@ -41,6 +41,8 @@ pub struct Session<'a> {
     pub caller: &'a Caller,
     /// `statement_timeout` in milliseconds (0: none).
     pub statement_timeout_ms: u64,
+    /// The transaction's `search_path`.
+    pub search_path: String,
 }
 
 impl Session<'_> {
@@ -49,14 +51,19 @@ impl Session<'_> {
         RestError::from_db(err, self.caller.role())
     }
 
-    /// Opens the caller's transaction.
+    /// Opens the caller's transaction and sets its search path. `BEGIN`, the identity and the search path
+    /// travel in one round trip; the request's statement, sent next, is parsed as the caller.
     pub async fn begin(&self, access: Access) -> RestResult<CallerTx> {
-        let tx = self
+        let mut tx = self
             .db
             .begin_as(self.caller, access)
             .await
+            .map_err(|err| self.db_error(&err))?
+            .with_statement_timeout(self.statement_timeout_ms);
+        tx.query(sql::SET_SEARCH_PATH, &[&self.search_path])
+            .await
             .map_err(|err| self.db_error(&err))?;
-        Ok(tx.with_statement_timeout(self.statement_timeout_ms))
+        Ok(tx)
     }
 
     /// Commits; until then, returning early (dropping the transaction) rolls back.

@@ -42,6 +42,7 @@ impl<'a> Context<'a> {
             db: &service.app.db,
             caller,
             statement_timeout_ms: rest.config.statement_timeout_ms,
+            search_path: rest.config.search_path(&req.schema),
         };
         Ok(Context {
             req,

@@ -19,6 +19,10 @@ pub struct RestConfig {
     /// `statement_timeout` of every data API transaction, in milliseconds (0: none), so no request can keep
     /// a connection busy past it (Supabase gives its API roles 3–8 s).
     pub statement_timeout_ms: u64,
+    /// Schemas searched after the request's own (`KITH_REST_EXTRA_SEARCH_PATH`, default `public, extensions`,
+    /// as Supabase runs PostgREST), so the types and operators of extensions installed there resolve as the
+    /// caller's role sees them (citext's case-insensitive `=`).
+    pub extra_search_path: Vec<String>,
 }
 
 impl Default for RestConfig {
@@ -27,6 +31,7 @@ impl Default for RestConfig {
             schemas: vec!["public".to_owned()],
             max_rows: 1000,
             statement_timeout_ms: 8000,
+            extra_search_path: vec!["public".to_owned(), "extensions".to_owned()],
         }
     }
 }
@@ -50,6 +55,23 @@ impl FromRef<RestService> for AppState {
 impl FromRef<RestService> for Arc<RestState> {
     fn from_ref(service: &RestService) -> Self {
         service.rest.clone()
+    }
+}
+
+impl RestConfig {
+    /// The `search_path` of a request to `schema`: that schema, then the extra ones (each once, quoted).
+    pub fn search_path(&self, schema: &str) -> String {
+        let mut names: Vec<&str> = vec![schema];
+        for name in &self.extra_search_path {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        names
+            .iter()
+            .map(|n| crate::sql::quote_ident(n))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -143,5 +165,22 @@ async fn watch(state: Weak<RestState>, db: Db, mut notifications: Option<kith_db
             }
             Err(err) => tracing::debug!(error = %err, "data API: reconnecting the schema listener"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RestConfig;
+
+    #[test]
+    fn search_path_is_the_schema_then_the_extra_ones_quoted_once() {
+        let config = RestConfig::default();
+        assert_eq!(config.search_path("public"), "\"public\", \"extensions\"");
+        assert_eq!(config.search_path("api"), "\"api\", \"public\", \"extensions\"");
+        let odd = RestConfig {
+            extra_search_path: vec!["we\"ird".to_owned()],
+            ..RestConfig::default()
+        };
+        assert_eq!(odd.search_path("public"), "\"public\", \"we\"\"ird\"");
     }
 }

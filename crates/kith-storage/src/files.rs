@@ -178,6 +178,27 @@ impl FileStore {
         Ok(target)
     }
 
+    /// Removes upload files left in `tmp/` by a process that stopped mid-upload (older than an hour: no live
+    /// upload takes that long under the request timeout). Run once at start-up, off the request path.
+    pub async fn sweep_abandoned_uploads(&self) {
+        let Ok(mut entries) = tokio::fs::read_dir(self.root.join("tmp")).await else {
+            return;
+        };
+        let hour = std::time::Duration::from_secs(3600);
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let old = entry
+                .metadata()
+                .await
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > hour);
+            if old && let Err(err) = tokio::fs::remove_file(entry.path()).await {
+                tracing::warn!(error = %err, "storage: cannot remove an abandoned upload");
+            }
+        }
+    }
+
     /// Removes the files of versions whose rows are gone (after the deleting transaction committed). A failure
     /// is logged, not answered: the row is already gone, only disk space is lost.
     pub async fn remove(&self, versions: impl IntoIterator<Item = String>) {
@@ -222,6 +243,20 @@ mod tests {
         assert_eq!(received.md5, "5d41402abc4b2a76b9719d911017c592");
         drop(received);
         assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
+        // Uploads abandoned by a stopped process are swept; recent ones are left alone.
+        let fresh = dir.join("tmp").join(new_version());
+        let stale = dir.join("tmp").join(new_version());
+        std::fs::write(&fresh, b"in progress").unwrap();
+        std::fs::write(&stale, b"abandoned").unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        store.sweep_abandoned_uploads().await;
+        assert!(fresh.exists() && !stale.exists());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

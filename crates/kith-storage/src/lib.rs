@@ -68,6 +68,10 @@ pub fn routes(config: &StorageConfig) -> Router<AppState> {
         max_file_size: config.max_file_size,
         signer: config.signer.clone(),
     });
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let files = state.files.clone();
+        runtime.spawn(async move { files.sweep_abandoned_uploads().await });
+    }
     Router::new()
         .route("/storage/v1/bucket", get(buckets::list).post(buckets::create))
         .route("/storage/v1/bucket/", get(buckets::list).post(buckets::create))

@@ -403,21 +403,62 @@ fn disposition(query: &HashMap<String, String>, name: &str) -> Option<HeaderValu
     HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}")).ok()
 }
 
-/// Streams one version's file with its headers. User content never runs as the site: it is sandboxed.
-async fn send_file(
-    state: &StorageState,
-    version: &str,
-    mimetype: &str,
-    cache_control: &str,
-    etag: &str,
+/// What a download answers besides the bytes.
+struct Served<'a> {
+    version: &'a str,
+    mimetype: &'a str,
+    cache_control: &'a str,
+    etag: &'a str,
     last_modified: Option<chrono::DateTime<chrono::Utc>>,
     disposition: Option<HeaderValue>,
-) -> StorageResult<Response> {
+}
+
+/// One `Range: bytes=…` of a file `length` long, as an inclusive span; `None` for no (or an unsupported) range,
+/// which is answered in full; `Some(Err(()))` for a range past the end (416).
+fn byte_range(headers: &HeaderMap, length: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = headers
+        .get(header::RANGE)?
+        .to_str()
+        .ok()?
+        .trim()
+        .strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // several ranges: answered whole, as RFC 9110 allows
+    }
+    let (start, end) = spec.split_once('-')?;
+    let (start, end) = match (start.trim(), end.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().ok()?;
+            if n == 0 {
+                return Some(Err(()));
+            }
+            (length.saturating_sub(n), length.checked_sub(1)?)
+        }
+        (start, "") => (start.parse().ok()?, length.saturating_sub(1)),
+        (start, end) => {
+            let (start, end): (u64, u64) = (start.parse().ok()?, end.parse().ok()?);
+            if end < start {
+                return None;
+            }
+            (start, end.min(length.saturating_sub(1)))
+        }
+    };
+    if start >= length {
+        Some(Err(()))
+    } else {
+        Some(Ok((start, end)))
+    }
+}
+
+/// Streams one version's file with its headers (one byte range when asked; 304 for a matching
+/// `If-None-Match`). User content never runs as the site: it is sandboxed.
+async fn send_file(state: &StorageState, request: &HeaderMap, served: Served<'_>) -> StorageResult<Response> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let path = state
         .files
-        .path_of(version)
+        .path_of(served.version)
         .ok_or_else(StorageError::object_not_found)?;
-    let file = match tokio::fs::File::open(&path).await {
+    let mut file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::object_not_found()),
         Err(err) => return Err(StorageError::internal("cannot open an object's file", &err)),
@@ -427,25 +468,61 @@ async fn send_file(
         .await
         .map_err(|err| StorageError::internal("cannot read an object's file", &err))?
         .len();
-    let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let not_modified = !served.etag.is_empty()
+        && request
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|tag| tag.trim() == served.etag || tag.trim() == "*"));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        match byte_range(request, length) {
+            None => {
+                let mut r = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+                r
+            }
+            Some(Err(())) => {
+                let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(r);
+            }
+            Some(Ok((start, end))) => {
+                file.seek(std::io::SeekFrom::Start(start))
+                    .await
+                    .map_err(|err| StorageError::internal("cannot read an object's file", &err))?;
+                let part = end - start + 1;
+                let body = Body::from_stream(tokio_util::io::ReaderStream::new(file.take(part)));
+                let mut r = (StatusCode::PARTIAL_CONTENT, body).into_response();
+                r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(part));
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{length}")) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                r
+            }
+        }
+    };
     let headers = response.headers_mut();
     let text = |v: &str| HeaderValue::from_str(v).ok();
-    if let Some(v) = text(mimetype) {
+    if let Some(v) = text(served.mimetype) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    if let Some(v) = text(cache_control) {
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(v) = text(served.cache_control) {
         headers.insert(header::CACHE_CONTROL, v);
     }
-    if let Some(v) = text(etag).filter(|_| !etag.is_empty()) {
+    if let Some(v) = text(served.etag).filter(|_| !served.etag.is_empty()) {
         headers.insert(header::ETAG, v);
     }
-    if let Some(at) = last_modified
+    if let Some(at) = served.last_modified
         && let Some(v) = text(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
     {
         headers.insert(header::LAST_MODIFIED, v);
     }
-    if let Some(v) = disposition {
+    if let Some(v) = served.disposition {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     headers.insert(
@@ -469,21 +546,21 @@ pub(crate) async fn download(
     let caller = caller(&headers, &app.verifier, &method, &uri)?;
     let found = find(&app, &caller, &bucket, &name).await?;
     let m = &found.metadata;
-    send_file(
-        &state,
-        &found.version,
-        meta_str(m, "mimetype", "application/octet-stream"),
-        meta_str(m, "cacheControl", "no-cache"),
-        meta_str(m, "eTag", ""),
-        Some(found.updated_at),
-        disposition(&query, &name),
-    )
-    .await
+    let served = Served {
+        version: &found.version,
+        mimetype: meta_str(m, "mimetype", "application/octet-stream"),
+        cache_control: meta_str(m, "cacheControl", "no-cache"),
+        etag: meta_str(m, "eTag", ""),
+        last_modified: Some(found.updated_at),
+        disposition: disposition(&query, &name),
+    };
+    send_file(&state, &headers, served).await
 }
 
 /// `GET /object/sign/{bucket}/{name}?token=…`: download through a signed URL, until it expires.
 pub(crate) async fn download_signed(
     Extension(state): Extension<Arc<StorageState>>,
+    headers: HeaderMap,
     Path((bucket, name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> StorageResult<Response> {
@@ -494,16 +571,15 @@ pub(crate) async fn download_signed(
     let last_modified = chrono::DateTime::parse_from_rfc3339(&grant.last_modified)
         .ok()
         .map(|t| t.with_timezone(&chrono::Utc));
-    send_file(
-        &state,
-        &grant.version,
-        &grant.mimetype,
-        &grant.cache_control,
-        &grant.etag,
+    let served = Served {
+        version: &grant.version,
+        mimetype: &grant.mimetype,
+        cache_control: &grant.cache_control,
+        etag: &grant.etag,
         last_modified,
-        disposition(&query, &name),
-    )
-    .await
+        disposition: disposition(&query, &name),
+    };
+    send_file(&state, &headers, served).await
 }
 
 fn expires_in(body: &Map<String, Value>) -> StorageResult<i64> {
@@ -932,4 +1008,30 @@ pub(crate) async fn list(
         .await?;
     tx.commit().await?;
     Ok(Json(row.get(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(value: &str, length: u64) -> Option<Result<(u64, u64), ()>> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, HeaderValue::from_str(value).ok()?);
+        byte_range(&headers, length)
+    }
+
+    #[test]
+    fn byte_ranges() {
+        assert_eq!(range("bytes=0-9", 100), Some(Ok((0, 9))));
+        assert_eq!(range("bytes=90-", 100), Some(Ok((90, 99))));
+        assert_eq!(range("bytes=-10", 100), Some(Ok((90, 99))));
+        assert_eq!(range("bytes=-500", 100), Some(Ok((0, 99))));
+        assert_eq!(range("bytes=50-5000", 100), Some(Ok((50, 99))));
+        assert_eq!(range("bytes=100-", 100), Some(Err(())));
+        assert_eq!(range("bytes=0-0", 0), Some(Err(())));
+        assert_eq!(range("bytes=5-1", 100), None);
+        assert_eq!(range("bytes=0-1,5-6", 100), None);
+        assert_eq!(range("items=0-1", 100), None);
+        assert_eq!(range("bytes=x-y", 100), None);
+    }
 }

@@ -124,20 +124,137 @@ struct ListRow {
     last: String,
 }
 
+/// The list's filter and order, as the page's form sends them; passed on to `/api/contacts` (and its export)
+/// under the API's own names, so the API checks them.
+#[derive(Default)]
+struct Filter {
+    q: String,
+    tier: String,
+    tag: String,
+    status: String,
+    /// `7d`, `30d` (an interaction since), `quiet30`, `quiet90` (none since), or empty.
+    activity: String,
+    sort: String,
+}
+
+impl Filter {
+    fn from_params(params: &HashMap<String, String>) -> Self {
+        let get = |name: &str| params.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+        Filter {
+            q: get("q"),
+            tier: get("tier"),
+            tag: get("tag"),
+            status: get("status"),
+            activity: get("activity"),
+            sort: get("sort"),
+        }
+    }
+
+    /// The API's query parameters for this filter (`&name=value`…).
+    fn api_query(&self, today: chrono::NaiveDate) -> String {
+        let mut out = String::new();
+        for (name, value) in [
+            ("q", &self.q),
+            ("tier", &self.tier),
+            ("tag", &self.tag),
+            ("status", &self.status),
+            ("sort", &self.sort),
+        ] {
+            if !value.is_empty() {
+                out.push_str(&format!("&{name}={}", enc(value)));
+            }
+        }
+        let since = |days: i64| today - Duration::days(days);
+        match self.activity.as_str() {
+            "7d" => out.push_str(&format!("&last_interaction_after={}", since(7))),
+            "30d" => out.push_str(&format!("&last_interaction_after={}", since(30))),
+            "quiet30" => out.push_str(&format!("&last_interaction_before={}", since(30))),
+            "quiet90" => out.push_str(&format!("&last_interaction_before={}", since(90))),
+            _ => {}
+        }
+        out
+    }
+
+    /// This page's own query parameters for this filter (for links to other pages of it).
+    fn page_query(&self) -> String {
+        let mut out = String::new();
+        for (name, value) in [
+            ("q", &self.q),
+            ("tier", &self.tier),
+            ("tag", &self.tag),
+            ("status", &self.status),
+            ("activity", &self.activity),
+            ("sort", &self.sort),
+        ] {
+            if !value.is_empty() {
+                out.push_str(&format!("&{name}={}", enc(value)));
+            }
+        }
+        out
+    }
+
+    fn is_empty(&self) -> bool {
+        self.page_query().is_empty()
+    }
+
+    /// Options of a select: (value, label, selected).
+    fn options(&self, which: &str) -> Vec<(&'static str, &'static str, bool)> {
+        let (current, list): (&str, &[(&'static str, &'static str)]) = match which {
+            "tier" => (
+                &self.tier,
+                &[("", "Any tier"), ("hot", "Hot"), ("warm", "Warm"), ("cold", "Cold")],
+            ),
+            "status" => (
+                &self.status,
+                &[
+                    ("", "Any status"),
+                    ("lead", "Lead"),
+                    ("opportunity", "Opportunity"),
+                    ("customer", "Customer"),
+                    ("inactive", "Inactive"),
+                ],
+            ),
+            "activity" => (
+                &self.activity,
+                &[
+                    ("", "Any time"),
+                    ("7d", "In the last 7 days"),
+                    ("30d", "In the last 30 days"),
+                    ("quiet30", "Not in 30 days"),
+                    ("quiet90", "Not in 90 days"),
+                ],
+            ),
+            _ => (
+                &self.sort,
+                &[
+                    ("", "Newest first"),
+                    ("name", "Name"),
+                    ("score", "Score"),
+                    ("last_interaction", "Last interaction"),
+                ],
+            ),
+        };
+        list.iter().map(|(v, l)| (*v, *l, *v == current)).collect()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "contacts.html")]
 struct ListPage {
     chrome: Chrome,
     workspace_label: String,
     workspace_id: Uuid,
-    q: String,
+    filter: Filter,
+    /// The filter as this page's query string (`&…`), for the pager and the export.
+    filter_query: String,
+    error: Option<String>,
     rows: Vec<ListRow>,
     next: Option<String>,
     first_page: bool,
     can_write: bool,
 }
 
-/// `GET /dashboard/contacts[?q=&cursor=&workspace_id=]`.
+/// `GET /dashboard/contacts[?q=&tier=&tag=&status=&activity=&sort=&cursor=&workspace_id=]`.
 pub async fn list(state: &WebState, visitor: &mut Visitor, session: &BrowserSession, query: Option<&str>) -> Response {
     let current = match workspace(state, visitor, session, query).await {
         Ok(Some(current)) => current,
@@ -145,22 +262,33 @@ pub async fn list(state: &WebState, visitor: &mut Visitor, session: &BrowserSess
         Err(err) => return current::refused(&err),
     };
     let params = query_map(query);
-    let q = params.get("q").map(|q| q.trim().to_owned()).unwrap_or_default();
+    let filter = Filter::from_params(&params);
     let cursor = params.get("cursor").cloned().unwrap_or_default();
+    let today = Utc::now().with_timezone(&current.tz).date_naive();
     let mut path = format!(
-        "/api/contacts?workspace_id={}&limit={PAGE_SIZE}",
-        current.ctx.workspace_id
+        "/api/contacts?workspace_id={}&limit={PAGE_SIZE}{}",
+        current.ctx.workspace_id,
+        filter.api_query(today)
     );
-    if !q.is_empty() {
-        path.push_str(&format!("&q={}", enc(&q)));
-    }
     if !cursor.is_empty() {
         path.push_str(&format!("&cursor={}", enc(&cursor)));
     }
+    let mut error = None;
     let answer = match api::call(state, session, Method::GET, &path, None).await {
         Ok(answer) => answer,
-        // A search or cursor the API refuses (too long, not a cursor): the first page again.
-        Err(refusal) if refusal.status == StatusCode::UNPROCESSABLE_ENTITY => json!({"contacts": []}),
+        // A filter or cursor the API refuses: say which, list nothing.
+        Err(refusal) if refusal.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            error = Some(format!(
+                "{}: {}",
+                refusal
+                    .field
+                    .clone()
+                    .unwrap_or_else(|| "filter".into())
+                    .replace('_', " "),
+                refusal.message
+            ));
+            json!({"contacts": []})
+        }
         Err(refusal) => return refused_write(&refusal).unwrap_or_else(internal_error_response),
     };
     let rows = answer["contacts"]
@@ -183,22 +311,21 @@ pub async fn list(state: &WebState, visitor: &mut Visitor, session: &BrowserSess
                 .collect()
         })
         .unwrap_or_default();
+    let filter_query = filter.page_query();
     let next = answer["next_cursor"].as_str().map(|cursor| {
-        let mut link = format!(
-            "/dashboard/contacts?workspace_id={}&cursor={}",
+        format!(
+            "/dashboard/contacts?workspace_id={}{filter_query}&cursor={}",
             current.ctx.workspace_id,
             enc(cursor)
-        );
-        if !q.is_empty() {
-            link.push_str(&format!("&q={}", enc(&q)));
-        }
-        link
+        )
     });
     let template = ListPage {
         chrome: chrome(visitor, session, "Contacts"),
         workspace_label: current.label.clone(),
         workspace_id: current.ctx.workspace_id,
-        q,
+        filter,
+        filter_query,
+        error,
         rows,
         next,
         first_page: cursor.is_empty(),
@@ -434,8 +561,12 @@ fn sentence(message: &str) -> String {
 
 struct TimelineRow {
     id: Uuid,
+    /// As stored (`email_replied`), for the edit form.
+    kind_value: String,
     kind: String,
     when: String,
+    /// `datetime-local` value in the user's zone, for the edit form.
+    when_local: String,
     summary: String,
 }
 
@@ -568,6 +699,8 @@ async fn load_contact(
             .into_iter()
             .map(|t| TimelineRow {
                 id: t.id,
+                kind_value: t.kind.clone(),
+                when_local: t.occurred_at.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string(),
                 kind: t.kind.replace('_', " "),
                 when: t
                     .occurred_at
@@ -613,6 +746,7 @@ pub async fn show(
             template.notice = match query_map(query).get("done").map(String::as_str) {
                 Some("saved") => Some("The contact was saved."),
                 Some("logged") => Some("The interaction was logged and the score updated."),
+                Some("interaction") => Some("The interaction was changed and the score updated."),
                 _ => None,
             };
             page(StatusCode::OK, &template)
@@ -632,7 +766,8 @@ fn local_time(raw: &str, tz: Tz) -> Option<String> {
         .map(|t| t.with_timezone(&Utc).to_rfc3339())
 }
 
-/// `POST /dashboard/contacts/{id}` (edit), `/dashboard/contacts/{id}/delete`, `/dashboard/contacts/{id}/interactions`.
+/// `POST /dashboard/contacts/{id}` (edit), `/dashboard/contacts/{id}/delete`, `/dashboard/contacts/{id}/interactions`
+/// (log one), `/dashboard/contacts/{id}/interactions/{interaction}` (edit) and `…/{interaction}/delete`.
 pub async fn item_action(
     State(state): State<WebState>,
     mut visitor: Visitor,
@@ -690,7 +825,43 @@ pub async fn item_action(
             .await
             .map(|_| format!("/dashboard/contacts/{id}?done=logged"))
         }
-        _ => return visitor.finish(not_found_response()),
+        other => match other
+            .strip_prefix("interactions/")
+            .map(|r| r.split_once('/').unwrap_or((r, "")))
+        {
+            Some((raw_interaction, verb)) => {
+                let Ok(interaction) = Uuid::parse_str(raw_interaction) else {
+                    return visitor.finish(not_found_response());
+                };
+                let path = format!("/api/interactions/{interaction}");
+                let done = format!("/dashboard/contacts/{id}?done=interaction");
+                match verb {
+                    "delete" => api::call(&state, &session, Method::DELETE, &path, None)
+                        .await
+                        .map(|_| done),
+                    "" => {
+                        let tz = match tz_of(&state, &session).await {
+                            Ok(tz) => tz,
+                            Err(err) => return visitor.finish(current::refused(&err)),
+                        };
+                        let summary = fields.get("summary").map(|s| s.trim()).unwrap_or_default();
+                        let mut body = json!({
+                            "kind": fields.get("kind").cloned().unwrap_or_default(),
+                            "summary": if summary.is_empty() { Value::Null } else { json!(summary) },
+                        });
+                        let when = fields.get("occurred_at").map(String::as_str).unwrap_or_default();
+                        if !when.trim().is_empty() {
+                            body["occurred_at"] = json!(local_time(when, tz).unwrap_or_else(|| when.to_owned()));
+                        }
+                        api::call(&state, &session, Method::PATCH, &path, Some(&body))
+                            .await
+                            .map(|_| done)
+                    }
+                    _ => return visitor.finish(not_found_response()),
+                }
+            }
+            None => return visitor.finish(not_found_response()),
+        },
     };
     match result {
         Ok(location) => visitor.finish(see_other(&location)),
@@ -701,7 +872,7 @@ pub async fn item_action(
             let response = match load_contact(&state, &mut visitor, &session, id).await {
                 Ok(Some(mut template)) => {
                     let error = (refusal.field.clone().unwrap_or_default(), sentence(&refusal.message));
-                    if action == "interactions" {
+                    if action.starts_with("interactions") {
                         template.interaction_error = Some(error);
                     } else {
                         template.form = ContactForm::from_fields(&fields);
@@ -975,14 +1146,21 @@ pub async fn import(State(state): State<WebState>, mut visitor: Visitor, body: B
     }
 }
 
-/// `GET /dashboard/contacts/export.csv[?workspace_id=]`: `GET /api/contacts/export.csv`, as a download.
+/// `GET /dashboard/contacts/export.csv[?workspace_id=&<the list's filter>]`: `GET /api/contacts/export.csv` with the
+/// same filter and order, as a download.
 pub async fn export(state: &WebState, visitor: &Visitor, session: &BrowserSession, query: Option<&str>) -> Response {
     let current = match workspace(state, visitor, session, query).await {
         Ok(Some(current)) => current,
         Ok(None) => return not_found_response(),
         Err(err) => return current::refused(&err),
     };
-    let path = format!("/api/contacts/export.csv?workspace_id={}", current.ctx.workspace_id);
+    let filter = Filter::from_params(&query_map(query));
+    let today = Utc::now().with_timezone(&current.tz).date_naive();
+    let path = format!(
+        "/api/contacts/export.csv?workspace_id={}{}",
+        current.ctx.workspace_id,
+        filter.api_query(today)
+    );
     match api::call_raw(state, session, Method::GET, &path, None).await {
         Ok((_, bytes)) => (
             [

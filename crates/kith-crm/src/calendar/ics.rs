@@ -1,13 +1,16 @@
 //! RFC 5545 output: CRLF line ends, lines folded at 75 octets (never inside a UTF-8 character), TEXT values
 //! escaped (`\\`, `;`, `,`, newlines), parameter values quoted, one VEVENT per event with UID and DTSTAMP.
 //!
-//! Timed events are written in UTC (`…Z`), so no VTIMEZONE is needed; all-day events as `VALUE=DATE` with an
-//! exclusive DTEND. A recurring event carries its RRULE; its DTSTART is in UTC too, so clients expand it in UTC
-//! (an event recurring in a zone with daylight saving shifts by an hour across the change in such clients).
+//! One-off timed events are written in UTC (`…Z`); all-day events as `VALUE=DATE` with an exclusive DTEND. A
+//! recurring timed event outside UTC is written in its zone's local time (`DTSTART;TZID=Europe/Berlin:…`) with
+//! a VTIMEZONE for that zone, so a calendar app repeats it at the same wall-clock time across daylight-saving
+//! changes, as Kith expands it. A VTIMEZONE holds the zone's rules of the current year as yearly rules (the
+//! form calendar apps write themselves); zones without changes get one fixed observance.
 
 use super::model::Event;
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc, Weekday};
+use chrono_tz::{OffsetComponents, OffsetName, Tz};
+use std::collections::BTreeMap;
 
 /// Escapes a TEXT value (RFC 5545 §3.3.11).
 pub fn escape_text(value: &str) -> String {
@@ -63,6 +66,166 @@ fn local_date(t: DateTime<Utc>, zone: &str) -> String {
     t.with_timezone(&tz).format("%Y%m%d").to_string()
 }
 
+/// The zone a recurring timed event is written in, when it is not UTC (see the module header).
+fn local_zone(e: &Event) -> Option<Tz> {
+    if e.all_day || e.rrule.is_none() {
+        return None;
+    }
+    let tz: Tz = e.timezone.parse().ok()?;
+    (tz != chrono_tz::UTC).then_some(tz)
+}
+
+/// What `tz` is at the instant `t`: its offset from UTC in seconds, whether daylight saving is on, its name.
+fn offset_at(tz: Tz, t: NaiveDateTime) -> (i32, bool, String) {
+    let offset = tz.offset_from_utc_datetime(&t);
+    let name = offset.abbreviation().unwrap_or(tz.name()).to_owned();
+    (offset.fix().local_minus_utc(), !offset.dst_offset().is_zero(), name)
+}
+
+/// One change of a zone's offset.
+#[derive(Debug, Clone, PartialEq)]
+struct Transition {
+    /// The instant (UTC) it happens.
+    at: NaiveDateTime,
+    /// Offset before, in seconds.
+    from: i32,
+    /// Offset after, in seconds.
+    to: i32,
+    /// Whether daylight saving is on after.
+    dst: bool,
+    /// The zone's name after (`CEST`).
+    name: String,
+}
+
+/// The changes of `tz`'s offset during `year` (UTC), to the minute: a day-by-day scan, then a binary search
+/// inside the day of each change (about 400 offset lookups per zone).
+fn transitions(tz: Tz, year: i32) -> Vec<Transition> {
+    let Some(start) = NaiveDate::from_ymd_opt(year, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut day = start;
+    let (mut before, _, _) = offset_at(tz, day);
+    while day.year() == year {
+        let next = day + Duration::days(1);
+        let (after, _, _) = offset_at(tz, next);
+        if after != before {
+            // Minutes into the day: the offset at `lo` is still `before`; at `hi` it is already `after`.
+            let (mut lo, mut hi) = (0i64, 24 * 60);
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if offset_at(tz, day + Duration::minutes(mid)).0 == before {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let hi = day + Duration::minutes(hi);
+            let (to, dst, name) = offset_at(tz, hi);
+            out.push(Transition {
+                at: hi,
+                from: before,
+                to,
+                dst,
+                name,
+            });
+            before = after;
+        }
+        day = next;
+    }
+    out
+}
+
+/// `+HHMM` (or `+HHMMSS` for the odd historical offset).
+fn utc_offset(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    if sec == 0 {
+        format!("{sign}{h:02}{m:02}")
+    } else {
+        format!("{sign}{h:02}{m:02}{sec:02}")
+    }
+}
+
+/// The `n`th (or, for `n == -1`, the last) `weekday` of `month` in `year`.
+fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: i32) -> Option<NaiveDate> {
+    let days: Vec<NaiveDate> = (1..=31)
+        .filter_map(|d| NaiveDate::from_ymd_opt(year, month, d))
+        .filter(|d| d.weekday() == weekday)
+        .collect();
+    if n < 0 {
+        days.last().copied()
+    } else {
+        days.get(usize::try_from(n - 1).ok()?).copied()
+    }
+}
+
+fn byday(weekday: Weekday) -> &'static str {
+    match weekday {
+        Weekday::Mon => "MO",
+        Weekday::Tue => "TU",
+        Weekday::Wed => "WE",
+        Weekday::Thu => "TH",
+        Weekday::Fri => "FR",
+        Weekday::Sat => "SA",
+        Weekday::Sun => "SU",
+    }
+}
+
+/// The VTIMEZONE of `tz` with the rules it follows in `year`.
+fn vtimezone(out: &mut String, tz: Tz, year: i32) {
+    push_line(out, "BEGIN:VTIMEZONE");
+    push_line(out, &format!("TZID:{}", tz.name()));
+    let changes = transitions(tz, year);
+    if changes.is_empty() {
+        let at = NaiveDate::from_ymd_opt(year, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default();
+        let (offset, _, name) = offset_at(tz, at);
+        for line in [
+            "BEGIN:STANDARD".to_owned(),
+            "DTSTART:19700101T000000".to_owned(),
+            format!("TZOFFSETFROM:{}", utc_offset(offset)),
+            format!("TZOFFSETTO:{}", utc_offset(offset)),
+            format!("TZNAME:{}", escape_text(&name)),
+            "END:STANDARD".to_owned(),
+        ] {
+            push_line(out, &line);
+        }
+    }
+    for change in changes {
+        // The onset in the local time before the change, as RFC 5545 §3.6.5 wants it.
+        let onset = change.at + Duration::seconds(i64::from(change.from));
+        let (month, day, weekday) = (onset.month(), onset.day(), onset.weekday());
+        let last_day = (28..=31)
+            .filter(|d| NaiveDate::from_ymd_opt(onset.year(), month, *d).is_some())
+            .max()
+            .unwrap_or(28);
+        let n: i32 = if day + 7 > last_day {
+            -1
+        } else {
+            i32::try_from((day - 1) / 7 + 1).unwrap_or(1)
+        };
+        let first = nth_weekday(1970, month, weekday, n)
+            .map(|d| d.and_time(onset.time()))
+            .unwrap_or(onset);
+        let kind = if change.dst { "DAYLIGHT" } else { "STANDARD" };
+        for line in [
+            format!("BEGIN:{kind}"),
+            format!("DTSTART:{}", first.format("%Y%m%dT%H%M%S")),
+            format!("TZOFFSETFROM:{}", utc_offset(change.from)),
+            format!("TZOFFSETTO:{}", utc_offset(change.to)),
+            format!("TZNAME:{}", escape_text(&change.name)),
+            format!("RRULE:FREQ=YEARLY;BYMONTH={month};BYDAY={n}{}", byday(weekday)),
+            format!("END:{kind}"),
+        ] {
+            push_line(out, &line);
+        }
+    }
+    push_line(out, "END:VTIMEZONE");
+}
+
 /// The whole calendar.
 pub fn calendar(events: &[Event], now: DateTime<Utc>) -> String {
     let mut out = String::new();
@@ -74,6 +237,10 @@ pub fn calendar(events: &[Event], now: DateTime<Utc>) -> String {
         "METHOD:PUBLISH",
     ] {
         push_line(&mut out, line);
+    }
+    let zones: BTreeMap<&str, Tz> = events.iter().filter_map(local_zone).map(|tz| (tz.name(), tz)).collect();
+    for tz in zones.into_values() {
+        vtimezone(&mut out, tz, now.year());
     }
     for e in events {
         push_line(&mut out, "BEGIN:VEVENT");
@@ -89,6 +256,10 @@ pub fn calendar(events: &[Event], now: DateTime<Utc>) -> String {
                 &mut out,
                 &format!("DTEND;VALUE=DATE:{}", local_date(e.ends_at, &e.timezone)),
             );
+        } else if let Some(tz) = local_zone(e) {
+            let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y%m%dT%H%M%S").to_string();
+            push_line(&mut out, &format!("DTSTART;TZID={}:{}", tz.name(), local(e.starts_at)));
+            push_line(&mut out, &format!("DTEND;TZID={}:{}", tz.name(), local(e.ends_at)));
         } else {
             push_line(&mut out, &format!("DTSTART:{}", utc(e.starts_at)));
             push_line(&mut out, &format!("DTEND:{}", utc(e.ends_at)));
@@ -172,7 +343,7 @@ mod tests {
         };
         let text = calendar(std::slice::from_ref(&event), Utc::now());
         let parsed: icalendar::Calendar = text.parse().unwrap();
-        let parsed = parsed.components[0].as_event().unwrap();
+        let parsed = parsed.components.iter().find_map(|c| c.as_event()).unwrap();
         assert_eq!(parsed.get_summary(), Some(event.title.as_str()));
         assert_eq!(parsed.get_description(), event.description.as_deref());
         assert_eq!(parsed.get_location(), Some("Room 1, HQ"));
@@ -227,5 +398,80 @@ mod tests {
         for line in text.split("\r\n") {
             assert!(!line.contains(['\r', '\n']), "{line:?}");
         }
+    }
+
+    #[test]
+    fn recurring_events_keep_their_local_time_with_a_vtimezone() {
+        #![allow(clippy::unwrap_used)]
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let weekly = Event {
+            id: uuid::Uuid::nil(),
+            workspace_id: uuid::Uuid::nil(),
+            title: "Standup".into(),
+            description: None,
+            starts_at: at("2026-03-23T08:00:00Z"),
+            ends_at: at("2026-03-23T08:30:00Z"),
+            all_day: false,
+            timezone: "Europe/Berlin".into(),
+            location: None,
+            attendees: vec![],
+            contact_ids: vec![],
+            rrule: Some("FREQ=WEEKLY".into()),
+            sequence: 0,
+            updated_at: at("2026-03-01T00:00:00Z"),
+        };
+        let one_off = Event {
+            rrule: None,
+            ..weekly.clone()
+        };
+        let text = calendar(&[weekly.clone(), one_off, weekly], at("2026-06-01T00:00:00Z"));
+        assert!(
+            text.contains("DTSTART;TZID=Europe/Berlin:20260323T090000\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("DTEND;TZID=Europe/Berlin:20260323T093000\r\n"), "{text}");
+        assert!(
+            text.contains("DTSTART:20260323T080000Z\r\n"),
+            "a one-off event stays in UTC"
+        );
+        assert_eq!(text.matches("BEGIN:VTIMEZONE").count(), 1, "one per zone");
+        let zone = &text[text.find("BEGIN:VTIMEZONE").unwrap()..text.find("END:VTIMEZONE").unwrap()];
+        for line in [
+            "TZID:Europe/Berlin",
+            "BEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST",
+            "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+            "BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET",
+            "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU",
+        ] {
+            assert!(zone.contains(line), "{line} in {zone}");
+        }
+        // The zone block sits before the events, and the whole still parses.
+        assert!(text.find("END:VTIMEZONE").unwrap() < text.find("BEGIN:VEVENT").unwrap());
+        let parsed: icalendar::Calendar = text.parse().unwrap();
+        assert_eq!(parsed.components.iter().filter(|c| c.as_event().is_some()).count(), 3);
+    }
+
+    #[test]
+    fn zones_are_described_by_their_rules() {
+        #![allow(clippy::unwrap_used)]
+        // New York: second Sunday of March, first Sunday of November.
+        let mut out = String::new();
+        vtimezone(&mut out, chrono_tz::America::New_York, 2026);
+        assert!(out.contains("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU"), "{out}");
+        assert!(out.contains("RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU"), "{out}");
+        assert!(
+            out.contains("DTSTART:19700308T020000\r\nTZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400"),
+            "{out}"
+        );
+        // A zone without daylight saving: one fixed observance.
+        let mut out = String::new();
+        vtimezone(&mut out, chrono_tz::Asia::Kolkata, 2026);
+        assert!(out.contains("TZOFFSETFROM:+0530\r\nTZOFFSETTO:+0530"), "{out}");
+        assert!(!out.contains("RRULE"), "{out}");
+        // The southern hemisphere: daylight saving starts in spring (October) and ends in April.
+        let transitions = transitions(chrono_tz::Australia::Sydney, 2026);
+        assert_eq!(transitions.len(), 2);
+        assert!(!transitions[0].dst && transitions[1].dst);
+        assert_eq!(utc_offset(-34_200), "-0930");
     }
 }

@@ -13,7 +13,12 @@ pub mod recurrence;
 pub mod routes;
 pub mod store;
 
-pub use model::{Attendee, AttendeeStatus, Event, EventInput, ValidEvent, parse_rrule};
+pub use model::{
+    Attendee, AttendeeStatus, Event, EventInput, NewSubscription, Subscription, ValidEvent, feed_token, parse_rrule,
+};
 pub use recurrence::{Occurrence, Window, expand, occurrences};
-pub use routes::{TRUNCATED_HEADER, WindowQuery, create, export_ics, list, remove, update};
+pub use routes::{
+    SubscriptionQuery, SubscriptionRequest, TRUNCATED_HEADER, WindowQuery, create, export_ics, get_subscription, list,
+    remove, subscribe, unsubscribe, update,
+};
 pub use store::window;

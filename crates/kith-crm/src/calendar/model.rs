@@ -308,6 +308,38 @@ impl ValidEvent {
     }
 }
 
+/// A user's calendar subscription to a workspace, as `GET /api/calendar/subscription` shows it (the token is
+/// shown once, when made; only its SHA-256 is kept).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Subscription {
+    /// The workspace.
+    pub workspace_id: Uuid,
+    /// Whether the caller has a live subscription URL for it.
+    pub active: bool,
+    /// When the live URL was made (`null` when there is none).
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A subscription just made (or remade, which revokes the previous URL).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NewSubscription {
+    /// The workspace.
+    pub workspace_id: Uuid,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// The secret of the subscription URL, shown this once: 64 hex digits (256 random bits).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub token: String,
+}
+
+/// A fresh subscription token and the SHA-256 that is stored in its place.
+pub fn feed_token() -> (String, Vec<u8>) {
+    use sha2::Digest;
+    let token: String = rand::random::<[u8; 32]>().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = sha2::Sha256::digest(token.as_bytes()).to_vec();
+    (token, hash)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -391,5 +423,16 @@ mod tests {
         );
         let ok = ValidEvent::check(base(), None).unwrap();
         assert_eq!(ok.ends_at - ok.starts_at, Duration::hours(1));
+    }
+
+    #[test]
+    fn feed_tokens_are_random_and_stored_hashed() {
+        let (a, hash) = feed_token();
+        let (b, _) = feed_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(hash.len(), 32);
+        assert!(!hash.iter().map(|b| format!("{b:02x}")).collect::<String>().contains(&a));
     }
 }

@@ -2,7 +2,7 @@
 //! delete, and the `.ics` export. Each handler parses its input, opens the caller's transaction, resolves the
 //! context and calls [`super::store`].
 
-use super::model::{EventInput, ValidEvent, to_json};
+use super::model::{EventInput, NewSubscription, Subscription, ValidEvent, to_json};
 use super::recurrence::{Occurrence, expand};
 use super::{ics, store};
 use crate::context::{Item, ItemQuery, OrgRole, item_ctx, same_workspace, workspace_ctx};
@@ -15,6 +15,7 @@ use kith_db::Access;
 use kith_http::{ApiError, ApiJson, ApiResult, AppState, AuthUser};
 use serde::Deserialize;
 use serde_json::Value;
+use uuid::Uuid;
 
 /// Longest window a query may ask for.
 const MAX_WINDOW_DAYS: i64 = 366;
@@ -145,4 +146,63 @@ pub async fn export_ics(
         ],
         ics::calendar(&events, Utc::now()),
     ))
+}
+
+/// Query of the subscription routes.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SubscriptionQuery {
+    #[param(value_type = Uuid, required = true)]
+    workspace_id: Option<String>,
+}
+
+/// `POST /api/calendar/subscription` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionRequest {
+    workspace_id: Uuid,
+}
+
+/// `GET /api/calendar/subscription?workspace_id=`: whether the caller has a live subscription URL.
+pub async fn get_subscription(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<SubscriptionQuery>,
+) -> ApiResult<Json<Subscription>> {
+    let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
+    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let subscription = store::subscription(&mut tx, &ctx).await?;
+    tx.commit().await?;
+    Ok(Json(subscription))
+}
+
+/// `POST /api/calendar/subscription {workspace_id}`: 201 with a new subscription token (any role; a previous
+/// URL of the caller's for this workspace stops working).
+pub async fn subscribe(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<SubscriptionRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
+    let ctx = workspace_ctx(&mut tx, &user, body.workspace_id, OrgRole::Viewer).await?;
+    let made: NewSubscription = store::subscribe(&mut tx, &ctx).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.user_id, workspace_id = %body.workspace_id, "calendar subscription made");
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// `DELETE /api/calendar/subscription?workspace_id=`: 204; the caller's URL stops working.
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<SubscriptionQuery>,
+) -> ApiResult<StatusCode> {
+    let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
+    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
+    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    store::unsubscribe(&mut tx, &ctx).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

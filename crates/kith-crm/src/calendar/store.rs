@@ -2,7 +2,7 @@
 //! [`WorkspaceCtx`]; each names the tenant key (`workspace_id`, and `org_id` on inserts). What the `/api`
 //! handlers and the dashboard both call.
 
-use super::model::{Event, ValidEvent};
+use super::model::{Event, NewSubscription, Subscription, ValidEvent, feed_token};
 use crate::context::WorkspaceCtx;
 use chrono::{DateTime, Utc};
 use kith_db::CallerTx;
@@ -206,6 +206,56 @@ pub async fn delete(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> ApiResul
         .query(
             "delete from public.calendar_events where workspace_id = $1 and id = $2 returning id",
             &[&ctx.workspace_id, &id],
+        )
+        .await?;
+    if deleted.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}
+
+/// The caller's calendar subscription to `ctx`'s workspace.
+pub async fn subscription(tx: &mut CallerTx, ctx: &WorkspaceCtx) -> ApiResult<Subscription> {
+    let row = tx
+        .query_opt(
+            "select created_at from public.calendar_subscriptions where workspace_id = $1 and user_id = $2",
+            &[&ctx.workspace_id, &ctx.user_id],
+        )
+        .await?;
+    Ok(Subscription {
+        workspace_id: ctx.workspace_id,
+        active: row.is_some(),
+        created_at: row.map(|row| row.get("created_at")),
+    })
+}
+
+/// Makes the caller's subscription URL for `ctx`'s workspace, or a new one in place of the old (which stops
+/// working at once): the token is returned this once, only its hash is stored. 403 `insufficient_role` in an
+/// organization that requires a second factor (the policy refuses: a calendar app cannot show one).
+pub async fn subscribe(tx: &mut CallerTx, ctx: &WorkspaceCtx) -> ApiResult<NewSubscription> {
+    let (token, hash) = feed_token();
+    let row = tx
+        .query_one(
+            "insert into public.calendar_subscriptions (org_id, workspace_id, user_id, token_hash)
+             values ($1, $2, $3, $4)
+             on conflict (user_id, workspace_id) do update set token_hash = excluded.token_hash, created_at = now()
+             returning created_at",
+            &[&ctx.org_id, &ctx.workspace_id, &ctx.user_id, &hash],
+        )
+        .await?;
+    Ok(NewSubscription {
+        workspace_id: ctx.workspace_id,
+        created_at: row.get("created_at"),
+        token,
+    })
+}
+
+/// Revokes the caller's subscription URL for `ctx`'s workspace, or 404 when there is none.
+pub async fn unsubscribe(tx: &mut CallerTx, ctx: &WorkspaceCtx) -> ApiResult<()> {
+    let deleted = tx
+        .query(
+            "delete from public.calendar_subscriptions where workspace_id = $1 and user_id = $2 returning id",
+            &[&ctx.workspace_id, &ctx.user_id],
         )
         .await?;
     if deleted.is_empty() {

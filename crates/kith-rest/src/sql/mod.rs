@@ -28,6 +28,12 @@ use crate::plan::{BodyFormat, ReadPlan};
 use crate::schema::{SchemaCache, Table};
 use axum::http::StatusCode;
 
+/// Sets the transaction's `search_path` (`$1`, from [`RestConfig::search_path`](crate::RestConfig::search_path)).
+/// Run first in the caller's transaction, so the request's statement is parsed after the caller's role and
+/// this path are in force: types and operators of other schemas then resolve with the caller's privileges, as
+/// PostgREST's do, instead of the pool's login role's.
+pub const SET_SEARCH_PATH: &str = "SELECT pg_catalog.set_config('search_path', $1::text, true)";
+
 /// A statement and its bound values (all text), ready for the caller's transaction.
 #[derive(Debug, Clone)]
 pub struct Statement {

@@ -24,7 +24,7 @@ async fn the_migrated_database_passes_the_audit_and_the_probe_writes_as_members(
         .iter()
         .find(|f| f.name == "probe_summary")
         .expect("the probe ran");
-    assert!(summary.detail.contains("8 tenant tables"), "{}", summary.detail);
+    assert!(summary.detail.contains("9 tenant tables"), "{}", summary.detail);
     let member_rows: usize = summary
         .detail
         .split("as a member: ")

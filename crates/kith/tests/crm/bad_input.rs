@@ -275,6 +275,18 @@ async fn bad_input_on_every_write_route_is_a_precise_4xx_and_changes_nothing() {
                 code: "validation_failed",
                 field: Some("id"),
             }],
+            ("POST", "/api/calendar/subscription") => vec![case(
+                "/api/calendar/subscription",
+                json!({"workspace_id": "nope"}),
+                "workspace_id",
+            )],
+            ("DELETE", "/api/calendar/subscription") => vec![Case {
+                path: "/api/calendar/subscription?workspace_id=nope".into(),
+                body: Raw::None,
+                status: 422,
+                code: "validation_failed",
+                field: Some("workspace_id"),
+            }],
             ("POST", "/api/calendar/events") => {
                 let ev = |extra: Value| {
                     let mut body = json!({"workspace_id": w, "title": "T", "starts_at": "2026-03-02T10:00:00Z"});
@@ -452,6 +464,7 @@ async fn bad_input_on_every_write_route_is_a_precise_4xx_and_changes_nothing() {
             "cursor",
         ),
         (format!("/api/contacts/export.csv?workspace_id={w}&tier=x"), "tier"),
+        ("/api/calendar/subscription".to_owned(), "workspace_id"),
     ] {
         let response = crate::support::send(&app, "GET", &path, Some(&a.owner.token), None).await;
         let body = crate::support::body(response, 422).await;

@@ -114,6 +114,14 @@ fn request(spec: &RouteSpec, t: &Target) -> (String, Body) {
             "/api/calendar/events".into(),
             Body::Json(json!({"workspace_id": w, "title": "New", "starts_at": "2026-03-02T09:00:00Z"})),
         ),
+        ("GET", "/api/calendar/subscription") => (format!("/api/calendar/subscription?workspace_id={w}"), Body::None),
+        ("POST", "/api/calendar/subscription") => (
+            "/api/calendar/subscription".into(),
+            Body::Json(json!({"workspace_id": w})),
+        ),
+        ("DELETE", "/api/calendar/subscription") => {
+            (format!("/api/calendar/subscription?workspace_id={w}"), Body::None)
+        }
         ("GET", "/api/calendar/events.ics") => (format!("/api/calendar/events.ics?workspace_id={w}"), Body::None),
         ("PATCH", "/api/calendar/events/{id}") => (
             format!("/api/calendar/events/{e}"),
@@ -168,6 +176,16 @@ async fn target(app: &TestApp, f: &Fixture, invitee: &TestUser) -> Target {
         &format!("/api/contacts/{}/interactions", contact["id"].as_str().unwrap()),
         &f.a.owner.token,
         Some(&json!({"kind": "call", "summary": "Target"})),
+        201,
+    )
+    .await;
+    // The viewer's own calendar subscription (a viewer may make and revoke theirs).
+    crate::support::call(
+        app,
+        "POST",
+        "/api/calendar/subscription",
+        &f.viewer.token,
+        Some(&json!({"workspace_id": f.a.workspace_id})),
         201,
     )
     .await;
@@ -258,8 +276,9 @@ async fn every_route_is_isolated_by_postgres() {
                 }
             }
 
-            // 4. A viewer writing.
-            if writes {
+            // 4. A viewer writing (except to their own calendar subscription, which is theirs to manage).
+            let own_setting = spec.path == "/api/calendar/subscription";
+            if writes && !own_setting {
                 let (status, body) = run(&app, spec, &t, Some(&f.viewer.token)).await;
                 assert_eq!(status, 403, "{label}: viewer writing → 403 ({body})");
                 assert_error(&body, "insufficient_role", None);

@@ -13,4 +13,5 @@ mod isolation;
 mod property;
 mod scoring;
 mod stored_rules;
+mod subscriptions;
 mod tenancy;

@@ -134,6 +134,7 @@ pub async fn snapshot(app: &TestApp) -> Vec<String> {
         "interactions",
         "calendar_events",
         "event_contacts",
+        "calendar_subscriptions",
         "audit_log",
     ] {
         let rows = admin

@@ -8,4 +8,5 @@ mod hostile;
 mod isolation;
 mod reads;
 mod routing;
+mod types;
 mod writes;

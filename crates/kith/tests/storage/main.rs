@@ -6,6 +6,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod defaults;
 mod limits;
 mod objects;
 mod policies;

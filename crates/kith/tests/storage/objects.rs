@@ -160,6 +160,32 @@ async fn objects_upload_upsert_update_download_move_copy_and_remove() {
     assert_eq!(missing.status(), 404);
     assert_eq!((s.object_rows().await, s.files_on_disk()), (1, 1));
 
+    // Byte ranges (media players, resumed downloads) and revalidation.
+    let response = s
+        .request(Method::GET, "/object/docs/folder/a.txt", &key)
+        .header("range", "bytes=1-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 206);
+    assert_eq!(response.headers()["content-range"], "bytes 1-3/5");
+    let etag = response.headers()["etag"].clone();
+    assert_eq!(response.text().await.unwrap(), "hir");
+    let response = s
+        .request(Method::GET, "/object/docs/folder/a.txt", &key)
+        .header("range", "bytes=9-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 416);
+    let response = s
+        .request(Method::GET, "/object/docs/folder/a.txt", &key)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 304);
+
     let info = json(
         s.request(Method::GET, "/object/info/docs/folder/a.txt", &key)
             .send()

@@ -207,6 +207,34 @@ async fn public_buckets_serve_anyone_by_url_but_list_only_by_policy() {
         .unwrap();
     assert_eq!(info["size"], 6);
 
+    // The policies behind the public route read rows only for a GET or HEAD on that route.
+    let owner = s.app.connect_as("postgres").await;
+    for (method, path, seen) in [
+        ("GET", "/storage/v1/object/public/assets/img/logo.svg", 1),
+        ("HEAD", "/storage/v1/object/public/assets/img/logo.svg", 1),
+        ("DELETE", "/storage/v1/object/public/assets/img/logo.svg", 0),
+        ("GET", "/storage/v1/object/assets/img/logo.svg", 0),
+        ("GET", "/rest/v1/objects", 0),
+    ] {
+        let rows = owner
+            .simple_query(&format!(
+                "begin; set local role anon; select set_config('request.method', '{method}', true),
+                 set_config('request.path', '{path}', true); select count(*) from storage.objects; rollback;"
+            ))
+            .await
+            .unwrap();
+        let count = rows
+            .iter()
+            .filter_map(|m| match m {
+                kith_db::tokio_postgres::SimpleQueryMessage::Row(r) if r.columns()[0].name() == "count" => r.get(0),
+                _ => None,
+            })
+            .next()
+            .unwrap()
+            .to_owned();
+        assert_eq!(count, seen.to_string(), "{method} {path}");
+    }
+
     // The same rows are invisible on every other route.
     let ada = s.app.create_user().await;
     let listed: Value = s

@@ -213,6 +213,77 @@ async fn contacts_are_created_logged_searched_imported_and_exported_through_the_
     assert_eq!(export.status, 200);
     assert!(export.body.contains("alan@bletchley.uk") && export.body.contains("ada@engines.io"));
 
+    // Filters and order, passed to the API; the export follows the filter.
+    let customers = b.get("/dashboard/contacts?status=customer").await;
+    assert!(customers.body.contains("ada@engines.io") && !customers.body.contains("grace@navy.mil"));
+    assert!(customers.body.contains("<option value=\"customer\" selected>"));
+    let active = b.get("/dashboard/contacts?activity=7d").await;
+    assert!(active.body.contains("ada@engines.io") && !active.body.contains("alan@bletchley.uk"));
+    let quiet = b.get("/dashboard/contacts?activity=quiet30").await;
+    assert!(!quiet.body.contains("ada@engines.io") && quiet.body.contains("alan@bletchley.uk"));
+    let by_name = b.get("/dashboard/contacts?sort=name").await;
+    let (ada, alan, grace) = (
+        by_name.body.find("ada@engines.io").unwrap(),
+        by_name.body.find("alan@bletchley.uk").unwrap(),
+        by_name.body.find("grace@navy.mil").unwrap(),
+    );
+    assert!(ada < alan && alan < grace, "sorted by name");
+    let bad_tier = b.get("/dashboard/contacts?tier=lukewarm").await;
+    assert_eq!(bad_tier.status, 200);
+    assert!(
+        bad_tier.body.contains("role=\"alert\"") && bad_tier.body.contains("tier"),
+        "the API names the filter"
+    );
+    assert!(customers.body.contains("/dashboard/contacts/export.csv?workspace_id="));
+    let export = b.get("/dashboard/contacts/export.csv?status=customer").await;
+    assert!(export.body.contains("ada@engines.io") && !export.body.contains("grace@navy.mil"));
+
+    // An interaction edited, then deleted.
+    let listed = api(
+        &app,
+        "GET",
+        &format!("/api/contacts/{contact_id}/interactions"),
+        &w.owner.token,
+        None,
+        200,
+    )
+    .await;
+    let interaction = listed[0]["id"].as_str().unwrap().to_owned();
+    let action = format!("{contact_path}/interactions/{interaction}");
+    let edited = b
+        .submit(
+            &contact_path,
+            &action,
+            &[("kind", "call"), ("occurred_at", ""), ("summary", "Called back")],
+        )
+        .await;
+    assert_eq!(edited.status, 303, "{}", edited.body);
+    let listed = api(
+        &app,
+        "GET",
+        &format!("/api/contacts/{contact_id}/interactions"),
+        &w.owner.token,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (listed[0]["kind"].as_str(), listed[0]["summary"].as_str()),
+        (Some("call"), Some("Called back"))
+    );
+    let removed = b.submit(&contact_path, &format!("{action}/delete"), &[]).await;
+    assert_eq!(removed.status, 303);
+    let listed = api(
+        &app,
+        "GET",
+        &format!("/api/contacts/{contact_id}/interactions"),
+        &w.owner.token,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(listed, json!([]));
+
     // Delete.
     let deleted = b.submit(&contact_path, &format!("{contact_path}/delete"), &[]).await;
     assert_eq!(deleted.status, 303);
@@ -242,6 +313,16 @@ async fn viewers_strangers_and_forged_posts_change_no_contact() {
     .await;
     let id = contact["id"].as_str().unwrap().to_owned();
     let path = format!("/dashboard/contacts/{id}");
+    let logged = api(
+        &app,
+        "POST",
+        &format!("/api/contacts/{id}/interactions"),
+        &w.owner.token,
+        Some(&json!({"kind": "meeting", "summary": "First meeting"})),
+        201,
+    )
+    .await;
+    let interaction = format!("{path}/interactions/{}", logged["id"].as_str().unwrap());
 
     // The viewer reads, without controls.
     let seen = w.viewer.browser.get(&path).await;
@@ -276,6 +357,8 @@ async fn viewers_strangers_and_forged_posts_change_no_contact() {
         (path.clone(), vec![("first_name", "Forged")]),
         (format!("{path}/delete"), vec![]),
         (format!("{path}/interactions"), vec![("kind", "meeting")]),
+        (interaction.clone(), vec![("kind", "call"), ("summary", "Forged")]),
+        (format!("{interaction}/delete"), vec![]),
         (
             "/dashboard/contacts/import".into(),
             vec![

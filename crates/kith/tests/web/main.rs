@@ -13,6 +13,7 @@ mod contacts;
 mod crawl;
 mod dashboard;
 mod flows;
+mod matrix;
 mod security;
 mod sessions;
 mod settings;
