@@ -1,5 +1,6 @@
 //! The auth service's settings.
 
+use secrecy::SecretString;
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -40,8 +41,9 @@ pub struct AuthSettings {
     pub password_change_requires_current: bool,
     /// Rate limits of sign-up, sign-in, recover, otp and verify.
     pub rate_limits: RateLimits,
-    /// SMTP server (`smtp://user:pass@host:port` or `smtps://…`); without it mail goes to the outbox folder.
-    pub smtp_url: Option<String>,
+    /// SMTP server (`smtp://user:pass@host:port` or `smtps://…`); without it mail goes to the outbox folder. A
+    /// secret (it can carry a password): `Debug` redacts it.
+    pub smtp_url: Option<SecretString>,
     /// Sender address.
     pub mail_from: String,
     /// Where mail is written when there is no SMTP server.
@@ -56,7 +58,7 @@ pub struct AuthSettings {
     pub browser_absolute_timeout: Duration,
     /// Key material for encrypting MFA secrets at rest (`KITH_MFA_ENCRYPTION_KEY`); without it, a key derived
     /// from the JWT secret with HKDF.
-    pub mfa_encryption_key: Option<String>,
+    pub mfa_encryption_key: Option<SecretString>,
 }
 
 impl AuthSettings {

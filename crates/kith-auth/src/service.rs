@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use kith_db::identity::JwtVerifier;
 use kith_db::{CallerTx, PrivilegedDb};
 use kith_http::BearerToken;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::net::{IpAddr, SocketAddr};
@@ -36,7 +37,7 @@ struct Inner {
     settings: AuthSettings,
     mailer: Mailer,
     /// Verified against when the email is unknown, so a wrong email costs what a wrong password does.
-    dummy_hash: String,
+    dummy_hash: SecretString,
     /// Encrypts MFA secrets at rest.
     mfa_box: SecretBox,
 }
@@ -50,9 +51,9 @@ impl AuthState {
         settings: AuthSettings,
         mailer: Mailer,
     ) -> Result<Self, password::PasswordError> {
-        let dummy_hash = password::hash(secrets::random_token()).await?;
+        let dummy_hash = SecretString::from(password::hash(secrets::random_token()).await?);
         let mfa_key = match &settings.mfa_encryption_key {
-            Some(material) => crate::mfa::derive_key(material.as_bytes()),
+            Some(material) => crate::mfa::derive_key(material.expose_secret().as_bytes()),
             None => signer.derived_key(),
         };
         let mfa_box = SecretBox::new(&mfa_key);
@@ -115,7 +116,7 @@ impl AuthState {
             .and_then(|u| u.encrypted_password.clone())
             .filter(|h| !h.is_empty());
         let Some(stored) = stored else {
-            let _ = password::verify(candidate.to_owned(), self.inner.dummy_hash.clone()).await;
+            let _ = password::verify(candidate.to_owned(), self.inner.dummy_hash.expose_secret().to_owned()).await;
             return Ok(false);
         };
         let matched = password::verify_any(candidate.to_owned(), stored.clone())

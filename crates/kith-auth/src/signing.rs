@@ -121,7 +121,9 @@ impl Signer {
             }
             public.push(jwk);
         }
-        verifier.set_keys(verifying);
+        if verifier.set_keys(verifying) {
+            tracing::info!("the set of signing keys changed; verified tokens are checked again");
+        }
         if let Ok(mut guard) = self.active.write() {
             *guard = active;
         }

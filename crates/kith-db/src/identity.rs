@@ -165,20 +165,33 @@ impl JwtVerifier {
         self
     }
 
-    /// Replaces the asymmetric keys (after a rotation, or when another node rotated).
-    pub fn set_keys(&self, keys: Vec<VerifyingKey>) {
-        let map = keys
+    /// Replaces the asymmetric keys (after a rotation, or when another node rotated). The keys are reloaded
+    /// every minute, so the set usually is the one in place: then nothing changes and the memory of verified
+    /// tokens is kept. Returns whether the set changed. A `kid` names one key for good (they are random and
+    /// never reused), so the set is compared by `kid` and algorithm.
+    pub fn set_keys(&self, keys: Vec<VerifyingKey>) -> bool {
+        let map: HashMap<String, (DecodingKey, Validation)> = keys
             .into_iter()
             .map(|k| (k.kid, (k.key, validation(k.algorithm))))
             .collect();
-        match self.keys.write() {
-            Ok(mut guard) => *guard = map,
-            Err(poisoned) => *poisoned.into_inner() = map,
+        let mut guard = match self.keys.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let unchanged = guard.len() == map.len()
+            && map
+                .iter()
+                .all(|(kid, (_, new))| guard.get(kid).is_some_and(|(_, old)| old.algorithms == new.algorithms));
+        if unchanged {
+            return false;
         }
+        *guard = map;
+        drop(guard);
         // A token verified by a key that is now retired must not stay accepted.
         if let Ok(mut verified) = self.verified.lock() {
             verified.clear();
         }
+        true
     }
 
     /// Verifies `token` and returns the caller it identifies.
@@ -460,7 +473,20 @@ mod tests {
         assert_eq!(verifier.verify(&token).unwrap_err(), TokenError::Expired);
         let fresh = sign(&json!({"role": "anon", "exp": now() + 60}));
         assert!(verifier.verify(&fresh).is_ok());
-        verifier.set_keys(Vec::new());
+        // The minute's reload of an unchanged key set keeps what was verified.
+        assert!(!verifier.set_keys(Vec::new()));
+        assert_eq!(verifier.verified.lock().unwrap().len(), 1);
+        let key = || VerifyingKey {
+            kid: "k1".into(),
+            algorithm: Algorithm::HS256,
+            key: DecodingKey::from_secret(SECRET),
+        };
+        assert!(verifier.set_keys(vec![key()]));
+        assert!(verifier.verified.lock().unwrap().is_empty());
+        assert!(verifier.verify(&fresh).is_ok());
+        assert!(!verifier.set_keys(vec![key()]), "the same set again");
+        assert_eq!(verifier.verified.lock().unwrap().len(), 1);
+        assert!(verifier.set_keys(Vec::new()), "a key retired");
         assert!(verifier.verified.lock().unwrap().is_empty());
     }
 

@@ -6,7 +6,6 @@
 //! pool obtains.
 
 mod caller;
-pub mod embedded;
 mod error;
 pub mod identity;
 pub mod migrate;

@@ -16,8 +16,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Settings as given on the command line or in the environment, before validation.
-#[derive(Debug, Default, Args)]
+/// Settings as given on the command line or in the environment, before validation. They include secrets (the
+/// JWT secret, the SMTP URL, the MFA key), so `Debug` shows none of them.
+#[derive(Default, Args)]
 pub struct SettingArgs {
     /// TOML file with any of the settings below (keys in snake_case, e.g. `bind = "0.0.0.0:8080"`).
     #[arg(long, env = "KITH_CONFIG", global = true)]
@@ -92,8 +93,14 @@ pub struct SettingArgs {
     pub auth: AuthArgs,
 }
 
+impl std::fmt::Debug for SettingArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SettingArgs").finish_non_exhaustive()
+    }
+}
+
 /// Settings of the auth service (`/auth/v1`).
-#[derive(Debug, Default, Args)]
+#[derive(Default, Args)]
 pub struct AuthArgs {
     /// Confirm email addresses at sign-up without a mail round trip [default: true].
     #[arg(long, env = "KITH_AUTH_AUTOCONFIRM", global = true)]
@@ -143,6 +150,12 @@ pub struct AuthArgs {
     /// Key material (32+ characters) for encrypting MFA secrets at rest [default: derived from the JWT secret].
     #[arg(long, env = "KITH_MFA_ENCRYPTION_KEY", global = true, hide_env_values = true)]
     pub mfa_encryption_key: Option<String>,
+}
+
+impl std::fmt::Debug for AuthArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthArgs").finish_non_exhaustive()
+    }
 }
 
 /// Kith's commands.

@@ -1,17 +1,18 @@
 //! What each subcommand does once settings are valid.
 
 use crate::cli::KeysCommand;
+use crate::embedded::{EmbeddedPostgres, SUPERUSER};
 use crate::settings::{Database, Settings};
 use crate::{admin, app, server};
 use anyhow::Context;
 use kith_auth::AuthState;
 use kith_auth::mailer::Mailer;
 use kith_auth::signing::{self, Signer};
-use kith_db::embedded::{EmbeddedPostgres, SUPERUSER};
 use kith_db::identity::JwtVerifier;
 use kith_db::tls::PgTarget;
 use kith_db::{AUTHENTICATOR_ROLE, Db, PrivilegedDb};
 use kith_http::AppState;
+use secrecy::ExposeSecret;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -66,8 +67,9 @@ pub async fn migrate(connections: &Connections) -> anyhow::Result<()> {
 pub async fn serve(settings: &Settings, connections: &Connections) -> anyhow::Result<()> {
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
+    let secret = secret.expose_secret();
     let (db, privileged) = Db::with_privileged_over(connections.pool.clone(), settings.pool_size, settings.pool_wait)?;
-    let (state, auth) = build_state(settings, db, privileged, &secret).await?;
+    let (state, auth) = build_state(settings, db, privileged, secret).await?;
     // Stored lead scores age as interactions decay: keep them current in the background.
     kith_crm::rescore_job::spawn(state.db.clone(), RESCORE_EVERY);
     let storage =
@@ -126,7 +128,7 @@ pub async fn build_state(
     let state = AppState::new(db, verifier);
     let signer = Signer::new(secret.as_bytes());
     let mailer = Mailer::new(
-        settings.auth.smtp_url.as_deref(),
+        settings.auth.smtp_url.as_ref().map(ExposeSecret::expose_secret),
         &settings.auth.mail_from,
         settings.auth.outbox_dir.clone(),
     )?;
@@ -213,7 +215,7 @@ pub async fn create_user(connections: &Connections, email: &str, password: &str)
 pub fn print_keys(settings: &Settings) -> anyhow::Result<()> {
     let secret = settings.jwt_secret()?;
     let now = chrono_now();
-    let keys = kith_auth::api_keys::mint(secret.as_bytes(), now)?;
+    let keys = kith_auth::api_keys::mint(secret.expose_secret().as_bytes(), now)?;
     println!("anon key:         {}", keys.anon);
     println!("service_role key: {}", keys.service_role);
     println!("(the service_role key bypasses row-level security: keep it on servers, never in a browser)");
@@ -234,7 +236,7 @@ pub async fn seed_demo(settings: &Settings, connections: &Connections) -> anyhow
     migrate(connections).await?;
     let secret = settings.jwt_secret()?;
     let (db, privileged) = Db::with_privileged_over(connections.pool.clone(), 2, ONE_OFF_WAIT)?;
-    let (_, auth) = build_state(settings, db, privileged.clone(), &secret).await?;
+    let (_, auth) = build_state(settings, db, privileged.clone(), secret.expose_secret()).await?;
     let mut users = Vec::new();
     for email in [demo::OWNER_EMAIL, demo::MEMBER_EMAIL] {
         let password = format!("demo-{:016x}", rand::random::<u64>());

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod demo;
+pub mod embedded;
 pub mod server;
 pub mod settings;
 pub mod telemetry;

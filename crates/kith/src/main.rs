@@ -4,8 +4,8 @@
 use clap::Parser;
 use kith::cli::{Cli, Command, UserCommand};
 use kith::commands;
+use kith::embedded::{EmbeddedPostgres, Sharing};
 use kith::settings::{Database, Settings};
-use kith_db::embedded::{EmbeddedPostgres, Sharing};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

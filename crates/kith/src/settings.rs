@@ -9,6 +9,7 @@ use kith_db::tls::PgTarget;
 use kith_db::tokio_postgres::Config as PgConfig;
 use kith_http::middleware::HttpSettings;
 use kith_rest::RestConfig;
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -69,7 +70,7 @@ pub struct Settings {
     /// Data directory.
     pub data_dir: PathBuf,
     /// The JWT secret if given; otherwise it is read from (or generated in) the data directory.
-    jwt_secret: Option<String>,
+    jwt_secret: Option<SecretString>,
     /// Public URL of the server.
     pub site_url: url::Url,
     /// Log format.
@@ -94,11 +95,18 @@ pub struct Settings {
     pub notices: Vec<String>,
 }
 
+impl std::fmt::Debug for FileSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSettings").finish_non_exhaustive()
+    }
+}
+
 /// The data directory for root when the default one is out of the PostgreSQL user's reach.
 const ROOT_DATA_DIR: &str = "/var/lib/kith";
 
-/// The optional config file: the same settings, in snake_case.
-#[derive(Debug, Default, Deserialize)]
+/// The optional config file: the same settings, in snake_case. It holds secrets as read, so its `Debug` shows
+/// nothing.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     bind: Option<String>,
@@ -203,7 +211,7 @@ impl Settings {
             // unprivileged user running the embedded PostgreSQL cannot enter ./kith-data.
             None if matches!(database, Database::Embedded) => {
                 let default = PathBuf::from("./kith-data");
-                let chosen = kith_db::embedded::reachable_data_dir(&default, Path::new(ROOT_DATA_DIR));
+                let chosen = crate::embedded::reachable_data_dir(&default, Path::new(ROOT_DATA_DIR));
                 if chosen != default {
                     notices.push(format!(
                         "KITH_DATA_DIR is not set and ./kith-data is out of reach of the PostgreSQL user; using {ROOT_DATA_DIR}"
@@ -359,7 +367,7 @@ impl Settings {
             admin_bind,
             database,
             data_dir,
-            jwt_secret,
+            jwt_secret: jwt_secret.map(SecretString::from),
             site_url,
             log_format,
             http: HttpSettings {
@@ -374,7 +382,7 @@ impl Settings {
 
     /// The JWT secret: the configured one, else the one kept in the data directory (generated on first use,
     /// readable by its owner only).
-    pub fn jwt_secret(&self) -> Result<String, SettingError> {
+    pub fn jwt_secret(&self) -> Result<SecretString, SettingError> {
         if let Some(secret) = &self.jwt_secret {
             return Ok(secret.clone());
         }
@@ -384,9 +392,9 @@ impl Settings {
                 let secret = secret.trim().to_owned();
                 check_secret(&secret)
                     .map_err(|problem| invalid("KITH_JWT_SECRET", format!("{}: {problem}", path.display())))?;
-                Ok(secret)
+                Ok(secret.into())
             }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => generate_secret(&path),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => generate_secret(&path).map(SecretString::from),
             Err(err) => Err(invalid(
                 "KITH_JWT_SECRET",
                 format!("cannot read {}: {err}", path.display()),
@@ -464,12 +472,13 @@ fn auth_settings(
             })
             .collect::<Result<_, _>>()?;
     }
-    auth.smtp_url = text(&args.smtp_url, file.smtp_url.clone());
-    if let Some(url) = &auth.smtp_url
+    let smtp_url = text(&args.smtp_url, file.smtp_url.clone());
+    if let Some(url) = &smtp_url
         && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
     {
         return Err(invalid("KITH_SMTP_URL", "must start with smtp:// or smtps://"));
     }
+    auth.smtp_url = smtp_url.map(SecretString::from);
     if let Some(from) = text(&args.smtp_from, file.smtp_from.clone()) {
         auth.mail_from = from;
     }
@@ -495,7 +504,7 @@ fn auth_settings(
     }
     if let Some(key) = text(&args.mfa_encryption_key, file.mfa_encryption_key.clone()) {
         check_secret(&key).map_err(|problem| invalid("KITH_MFA_ENCRYPTION_KEY", problem))?;
-        auth.mfa_encryption_key = Some(key);
+        auth.mfa_encryption_key = Some(key.into());
     }
     Ok(auth)
 }
@@ -572,4 +581,34 @@ fn authenticator_config(owner: &PgConfig) -> PgConfig {
         .user(kith_db::AUTHENTICATOR_ROLE)
         .application_name("kith");
     pool
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let jwt = "a-jwt-secret-that-is-long-enough-0123456789";
+        let mfa = "an-mfa-key-that-is-long-enough-0123456789ab";
+        let mut args = SettingArgs {
+            jwt_secret: Some(jwt.into()),
+            data_dir: Some(std::env::temp_dir().join("kith-settings-test")),
+            ..SettingArgs::default()
+        };
+        args.auth.smtp_url = Some("smtps://mailer:hunter2-password@smtp.example.com:465".into());
+        args.auth.mfa_encryption_key = Some(mfa.into());
+        let settings = Settings::resolve(&args).unwrap();
+        assert!(settings.auth.smtp_url.is_some() && settings.auth.mfa_encryption_key.is_some());
+        for printed in [
+            format!("{settings:?}"),
+            format!("{args:?}"),
+            format!("{:?}", settings.auth),
+        ] {
+            for secret in [jwt, mfa, "hunter2-password"] {
+                assert!(!printed.contains(secret), "{secret} in {printed}");
+            }
+        }
+    }
 }

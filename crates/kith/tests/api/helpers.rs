@@ -164,7 +164,12 @@ impl TestApp {
             db: db.clone(),
             verifier: verifier.clone(),
         };
-        let mailer = Mailer::new(auth.smtp_url.as_deref(), &auth.mail_from, auth.outbox_dir.clone()).unwrap();
+        let mailer = Mailer::new(
+            auth.smtp_url.as_ref().map(secrecy::ExposeSecret::expose_secret),
+            &auth.mail_from,
+            auth.outbox_dir.clone(),
+        )
+        .unwrap();
         let auth_state = AuthState::new(
             privileged.clone(),
             verifier,

@@ -62,7 +62,7 @@ async fn a_silent_mail_server_holds_no_database_connection() {
     // An SMTP server that accepts connections and never says a word: lettre waits for its greeting.
     let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = smtp.local_addr().unwrap().port();
-    let app = TestApp::spawn_with(|auth| auth.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let app = TestApp::spawn_with(|auth| auth.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;
     let user = app.create_user().await;
 
     let request = {

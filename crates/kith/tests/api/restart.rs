@@ -6,13 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use crate::helpers::{SECRET, sign, user_claims};
+use kith::embedded::{EmbeddedPostgres, SUPERUSER, Sharing};
 use kith::server::{self, Limits};
 use kith_auth::AuthState;
 use kith_auth::config::AuthSettings;
 use kith_auth::mailer::Mailer;
 use kith_auth::signing::Signer;
 use kith_db::Db;
-use kith_db::embedded::{EmbeddedPostgres, SUPERUSER, Sharing};
 use kith_db::identity::JwtVerifier;
 use kith_db::tokio_postgres::{Config as PgConfig, NoTls};
 use kith_http::AppState;

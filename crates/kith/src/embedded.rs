@@ -6,6 +6,7 @@
 //! orphaned by a crash or a stale pid file is recovered on the next start; a failed `initdb` never leaves a
 //! half-made cluster behind.
 
+use kith_db::tokio_postgres;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, Uid, User};
