@@ -8,7 +8,7 @@
 //! item not visible), then 403 `insufficient_role`. Logs carry ids only.
 
 use axum::http::StatusCode;
-use kith_db::CallerTx;
+use kith_db::{Access, CallerTx, Db};
 use kith_http::{ApiError, ApiResult, AuthUser};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -266,6 +266,46 @@ pub async fn org_ctx(tx: &mut CallerTx, user: &AuthUser, org_id: Uuid, min_role:
         org_id,
         role,
     })
+}
+
+/// Opens the caller's transaction on a workspace's route and resolves the workspace ([`workspace_ctx`]).
+pub async fn open_workspace(
+    db: &Db,
+    user: &AuthUser,
+    workspace_id: Uuid,
+    access: Access,
+    min_role: OrgRole,
+) -> ApiResult<(CallerTx, WorkspaceCtx)> {
+    let mut tx = db.begin_as(&user.caller, access).await?;
+    let ctx = workspace_ctx(&mut tx, user, workspace_id, min_role).await?;
+    Ok((tx, ctx))
+}
+
+/// Opens the caller's transaction on an item's route and resolves the item to its workspace ([`item_ctx`]).
+pub async fn open_item(
+    db: &Db,
+    user: &AuthUser,
+    item: Item,
+    id: Uuid,
+    access: Access,
+    min_role: OrgRole,
+) -> ApiResult<(CallerTx, WorkspaceCtx)> {
+    let mut tx = db.begin_as(&user.caller, access).await?;
+    let ctx = item_ctx(&mut tx, user, item, id, min_role).await?;
+    Ok((tx, ctx))
+}
+
+/// Opens the caller's transaction on an organization's route and resolves the organization ([`org_ctx`]).
+pub async fn open_org(
+    db: &Db,
+    user: &AuthUser,
+    org_id: Uuid,
+    access: Access,
+    min_role: OrgRole,
+) -> ApiResult<(CallerTx, OrgCtx)> {
+    let mut tx = db.begin_as(&user.caller, access).await?;
+    let ctx = org_ctx(&mut tx, user, org_id, min_role).await?;
+    Ok((tx, ctx))
 }
 
 #[cfg(test)]
