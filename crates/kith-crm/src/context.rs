@@ -295,6 +295,24 @@ pub async fn open_item(
     Ok((tx, ctx))
 }
 
+/// `DELETE` of an item, the same for every kind: a member's transaction on it, the workspace the request names
+/// checked, `delete` run and committed; 204.
+pub async fn remove_item(
+    db: &Db,
+    user: &AuthUser,
+    item: Item,
+    raw_id: &str,
+    given_workspace: Option<&str>,
+    delete: impl AsyncFnOnce(&mut CallerTx, &WorkspaceCtx, Uuid) -> ApiResult<()>,
+) -> ApiResult<StatusCode> {
+    let id = crate::input::path_id(raw_id)?;
+    let (mut tx, ctx) = open_item(db, user, item, id, Access::ReadWrite, OrgRole::Member).await?;
+    same_workspace(&ctx, given_workspace)?;
+    delete(&mut tx, &ctx, id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Opens the caller's transaction on an organization's route and resolves the organization ([`org_ctx`]).
 pub async fn open_org(
     db: &Db,

@@ -5,7 +5,7 @@
 use super::model::{EventInput, NewSubscription, Subscription, ValidEvent, to_json};
 use super::recurrence::{Occurrence, expand};
 use super::{ics, store};
-use crate::context::{Item, ItemQuery, OrgRole, open_item, open_workspace, same_workspace};
+use crate::context::{Item, ItemQuery, OrgRole, open_item, open_workspace, remove_item, same_workspace};
 use crate::input::{self, ApiQuery};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -115,12 +115,15 @@ pub async fn remove(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<StatusCode> {
-    let id = input::path_id(&id)?;
-    let (mut tx, ctx) = open_item(&state.db, &user, Item::Event, id, Access::ReadWrite, OrgRole::Member).await?;
-    same_workspace(&ctx, query.workspace_id.as_deref())?;
-    store::delete(&mut tx, &ctx, id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove_item(
+        &state.db,
+        &user,
+        Item::Event,
+        &id,
+        query.workspace_id.as_deref(),
+        store::delete,
+    )
+    .await
 }
 
 /// `GET /api/calendar/events.ics?workspace_id=`: every event of the workspace (recurring ones as one VEVENT with

@@ -3,7 +3,7 @@
 
 use super::model::{Interaction, ValidInteraction};
 use super::store;
-use crate::context::{Item, ItemQuery, OrgRole, open_item, same_workspace};
+use crate::context::{Item, ItemQuery, OrgRole, open_item, remove_item, same_workspace};
 use crate::input::{self, ApiQuery, present};
 use crate::scoring::InteractionKind;
 use axum::extract::{Path, State};
@@ -126,18 +126,13 @@ pub async fn remove_interaction(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<StatusCode> {
-    let id = input::path_id(&id)?;
-    let (mut tx, ctx) = open_item(
+    remove_item(
         &state.db,
         &user,
         Item::Interaction,
-        id,
-        Access::ReadWrite,
-        OrgRole::Member,
+        &id,
+        query.workspace_id.as_deref(),
+        store::delete_interaction,
     )
-    .await?;
-    same_workspace(&ctx, query.workspace_id.as_deref())?;
-    store::delete_interaction(&mut tx, &ctx, id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    .await
 }

@@ -4,7 +4,7 @@
 
 use super::model::{Contact, ContactFilter, RawContact, RawFilter, Status, ValidContact};
 use super::store;
-use crate::context::{Item, ItemQuery, OrgRole, open_item, open_workspace, same_workspace};
+use crate::context::{Item, ItemQuery, OrgRole, open_item, open_workspace, remove_item, same_workspace};
 use crate::input::{self, ApiQuery, present};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -207,10 +207,13 @@ pub async fn remove(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<StatusCode> {
-    let id = input::path_id(&id)?;
-    let (mut tx, ctx) = open_item(&state.db, &user, Item::Contact, id, Access::ReadWrite, OrgRole::Member).await?;
-    same_workspace(&ctx, query.workspace_id.as_deref())?;
-    store::delete(&mut tx, &ctx, id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove_item(
+        &state.db,
+        &user,
+        Item::Contact,
+        &id,
+        query.workspace_id.as_deref(),
+        store::delete,
+    )
+    .await
 }
