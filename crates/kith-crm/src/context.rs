@@ -163,13 +163,13 @@ fn authenticated(user_id: Uuid, org_id: Uuid, workspace_id: Option<Uuid>) {
     tracing::debug!(%user_id, %org_id, workspace_id = ?workspace_id, "user authenticated");
 }
 
-/// Resolves `workspace_id` for the caller, requiring at least `min_role`.
-pub async fn workspace_ctx(
+/// Whether the caller belongs to any organization, then the workspace's organization and the caller's role there
+/// (none when the workspace is not visible): the one lookup behind [`workspace_ctx`] and the workspace admin routes.
+pub(crate) async fn workspace_membership(
     tx: &mut CallerTx,
     user: &AuthUser,
     workspace_id: Uuid,
-    min_role: OrgRole,
-) -> ApiResult<WorkspaceCtx> {
+) -> ApiResult<(bool, Option<Uuid>, Option<OrgRole>)> {
     let row = tx
         .query_one(
             "select exists (select 1 from public.user_organizations where user_id = $1) as has_org,
@@ -180,11 +180,21 @@ pub async fn workspace_ctx(
             &[&user.user_id, &workspace_id],
         )
         .await?;
-    if !row.get::<_, bool>("has_org") {
+    Ok((row.get("has_org"), row.get("org_id"), parse_role(row.get("role"))?))
+}
+
+/// Resolves `workspace_id` for the caller, requiring at least `min_role`.
+pub async fn workspace_ctx(
+    tx: &mut CallerTx,
+    user: &AuthUser,
+    workspace_id: Uuid,
+    min_role: OrgRole,
+) -> ApiResult<WorkspaceCtx> {
+    let (has_org, org_id, role) = workspace_membership(tx, user, workspace_id).await?;
+    if !has_org {
         return Err(refusal(tx, no_organization()).await);
     }
-    let org_id: Option<Uuid> = row.get("org_id");
-    let (Some(org_id), Some(role)) = (org_id, parse_role(row.get("role"))?) else {
+    let (Some(org_id), Some(role)) = (org_id, role) else {
         return Err(refusal(tx, workspace_forbidden()).await);
     };
     if role < min_role {
