@@ -323,30 +323,24 @@ async fn store(
     Ok(Json(json!({ "Key": key, "Id": id, "id": id })))
 }
 
-/// `POST /object/{bucket}/{name}`: upload (`x-upsert: true` replaces).
+/// `POST /object/{bucket}/{name}`: upload (`x-upsert: true` replaces); `PUT`: replace an existing object.
 pub(crate) async fn upload(
     State(app): State<AppState>,
     Extension(state): Extension<Arc<StorageState>>,
     StorageCaller(caller): StorageCaller,
+    method: Method,
     headers: HeaderMap,
     Path((bucket, name)): Path<(String, String)>,
     body: Body,
 ) -> StorageResult<Json<Value>> {
-    let upsert = header_str(&headers, "x-upsert")?.is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let mode = if upsert { Mode::Upsert } else { Mode::Create };
+    let mode = if method == Method::PUT {
+        Mode::Update
+    } else if header_str(&headers, "x-upsert")?.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        Mode::Upsert
+    } else {
+        Mode::Create
+    };
     store(app, state, caller, headers, bucket, name, body, mode).await
-}
-
-/// `PUT /object/{bucket}/{name}`: replace an existing object.
-pub(crate) async fn update(
-    State(app): State<AppState>,
-    Extension(state): Extension<Arc<StorageState>>,
-    StorageCaller(caller): StorageCaller,
-    headers: HeaderMap,
-    Path((bucket, name)): Path<(String, String)>,
-    body: Body,
-) -> StorageResult<Json<Value>> {
-    store(app, state, caller, headers, bucket, name, body, Mode::Update).await
 }
 
 /// One object's row as the caller sees it.
