@@ -3,7 +3,7 @@
 
 pub mod store;
 
-use crate::context::{OrgRole, org_ctx};
+use crate::context::{OrgRole, open_org};
 use crate::input::{self, ApiQuery};
 use axum::Json;
 use axum::extract::State;
@@ -36,8 +36,7 @@ pub async fn list(
     let org_id = input::uuid("org_id", query.org_id.as_deref())?;
     let limit = input::int("limit", query.limit.as_deref(), 100, 1, 500)?;
     let before = input::int("before", query.before.as_deref(), i64::MAX, 1, i64::MAX)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = org_ctx(&mut tx, &user, org_id, OrgRole::Admin).await?;
+    let (mut tx, ctx) = open_org(&state.db, &user, org_id, Access::ReadOnly, OrgRole::Admin).await?;
     let entries = store::page(&mut tx, &ctx, before, limit).await?;
     tx.commit().await?;
     let next_before = if entries.len() as i64 == limit {

@@ -8,7 +8,7 @@
 //! item not visible), then 403 `insufficient_role`. Logs carry ids only.
 
 use axum::http::StatusCode;
-use kith_db::CallerTx;
+use kith_db::{Access, CallerTx, Db};
 use kith_http::{ApiError, ApiResult, AuthUser};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -163,13 +163,13 @@ fn authenticated(user_id: Uuid, org_id: Uuid, workspace_id: Option<Uuid>) {
     tracing::debug!(%user_id, %org_id, workspace_id = ?workspace_id, "user authenticated");
 }
 
-/// Resolves `workspace_id` for the caller, requiring at least `min_role`.
-pub async fn workspace_ctx(
+/// Whether the caller belongs to any organization, then the workspace's organization and the caller's role there
+/// (none when the workspace is not visible): the one lookup behind [`workspace_ctx`] and the workspace admin routes.
+pub(crate) async fn workspace_membership(
     tx: &mut CallerTx,
     user: &AuthUser,
     workspace_id: Uuid,
-    min_role: OrgRole,
-) -> ApiResult<WorkspaceCtx> {
+) -> ApiResult<(bool, Option<Uuid>, Option<OrgRole>)> {
     let row = tx
         .query_one(
             "select exists (select 1 from public.user_organizations where user_id = $1) as has_org,
@@ -180,11 +180,21 @@ pub async fn workspace_ctx(
             &[&user.user_id, &workspace_id],
         )
         .await?;
-    if !row.get::<_, bool>("has_org") {
+    Ok((row.get("has_org"), row.get("org_id"), parse_role(row.get("role"))?))
+}
+
+/// Resolves `workspace_id` for the caller, requiring at least `min_role`.
+pub async fn workspace_ctx(
+    tx: &mut CallerTx,
+    user: &AuthUser,
+    workspace_id: Uuid,
+    min_role: OrgRole,
+) -> ApiResult<WorkspaceCtx> {
+    let (has_org, org_id, role) = workspace_membership(tx, user, workspace_id).await?;
+    if !has_org {
         return Err(refusal(tx, no_organization()).await);
     }
-    let org_id: Option<Uuid> = row.get("org_id");
-    let (Some(org_id), Some(role)) = (org_id, parse_role(row.get("role"))?) else {
+    let (Some(org_id), Some(role)) = (org_id, role) else {
         return Err(refusal(tx, workspace_forbidden()).await);
     };
     if role < min_role {
@@ -266,6 +276,64 @@ pub async fn org_ctx(tx: &mut CallerTx, user: &AuthUser, org_id: Uuid, min_role:
         org_id,
         role,
     })
+}
+
+/// Opens the caller's transaction on a workspace's route and resolves the workspace ([`workspace_ctx`]).
+pub async fn open_workspace(
+    db: &Db,
+    user: &AuthUser,
+    workspace_id: Uuid,
+    access: Access,
+    min_role: OrgRole,
+) -> ApiResult<(CallerTx, WorkspaceCtx)> {
+    let mut tx = db.begin_as(&user.caller, access).await?;
+    let ctx = workspace_ctx(&mut tx, user, workspace_id, min_role).await?;
+    Ok((tx, ctx))
+}
+
+/// Opens the caller's transaction on an item's route and resolves the item to its workspace ([`item_ctx`]).
+pub async fn open_item(
+    db: &Db,
+    user: &AuthUser,
+    item: Item,
+    id: Uuid,
+    access: Access,
+    min_role: OrgRole,
+) -> ApiResult<(CallerTx, WorkspaceCtx)> {
+    let mut tx = db.begin_as(&user.caller, access).await?;
+    let ctx = item_ctx(&mut tx, user, item, id, min_role).await?;
+    Ok((tx, ctx))
+}
+
+/// `DELETE` of an item, the same for every kind: a member's transaction on it, the workspace the request names
+/// checked, `delete` run and committed; 204.
+pub async fn remove_item(
+    db: &Db,
+    user: &AuthUser,
+    item: Item,
+    raw_id: &str,
+    given_workspace: Option<&str>,
+    delete: impl AsyncFnOnce(&mut CallerTx, &WorkspaceCtx, Uuid) -> ApiResult<()>,
+) -> ApiResult<StatusCode> {
+    let id = crate::input::path_id(raw_id)?;
+    let (mut tx, ctx) = open_item(db, user, item, id, Access::ReadWrite, OrgRole::Member).await?;
+    same_workspace(&ctx, given_workspace)?;
+    delete(&mut tx, &ctx, id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Opens the caller's transaction on an organization's route and resolves the organization ([`org_ctx`]).
+pub async fn open_org(
+    db: &Db,
+    user: &AuthUser,
+    org_id: Uuid,
+    access: Access,
+    min_role: OrgRole,
+) -> ApiResult<(CallerTx, OrgCtx)> {
+    let mut tx = db.begin_as(&user.caller, access).await?;
+    let ctx = org_ctx(&mut tx, user, org_id, min_role).await?;
+    Ok((tx, ctx))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub mod store;
 
 pub use store::top_leads;
 
-use crate::context::{OrgRole, WorkspaceCtx, workspace_ctx};
+use crate::context::{OrgRole, WorkspaceCtx, open_workspace};
 use crate::input::{self, ApiQuery};
 use crate::scoring::{self, Reason, Tier};
 use axum::Json;
@@ -195,8 +195,7 @@ pub async fn hot_leads(
     let limit = input::int("limit", query.limit.as_deref(), 10, 1, 100)?;
     let min_score = input::int("min_score", query.min_score.as_deref(), 0, 0, 100)?;
     let tiers = tiers(query.tier.as_deref())?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, workspace_id, Access::ReadOnly, OrgRole::Viewer).await?;
     let leads = top_leads(&mut tx, ctx.workspace_id, &tiers, min_score as i32, limit).await?;
     tx.commit().await?;
     // As fresh as the oldest score shown.
@@ -228,8 +227,7 @@ pub async fn rescore_route(
     ApiJson(body): ApiJson<RescoreRequest>,
 ) -> ApiResult<Json<Value>> {
     let started = Instant::now();
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = workspace_ctx(&mut tx, &user, body.workspace_id, OrgRole::Member).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, body.workspace_id, Access::ReadWrite, OrgRole::Member).await?;
     let now = Utc::now();
     let one = body.contact_id.map(|id| [id]);
     let done = rescore_contacts(&mut tx, ctx.workspace_id, one.as_ref().map(|ids| &ids[..]), now).await?;

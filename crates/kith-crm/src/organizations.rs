@@ -2,7 +2,7 @@
 //! insert policy lets anyone signed in create one, and a trigger makes them its owner and adds a default workspace,
 //! all in the request's one transaction.
 
-use crate::context::{OrgRole, insufficient_role, org_ctx};
+use crate::context::{OrgRole, insufficient_role, open_org};
 use crate::error::ResultExt;
 use crate::input;
 use axum::extract::{Path, State};
@@ -139,8 +139,7 @@ pub async fn update(
 ) -> ApiResult<Json<Organization>> {
     let org_id = org_id(&org)?;
     let name = input::required_text("name", body.name, 200)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    org_ctx(&mut tx, &user, org_id, OrgRole::Owner).await?;
+    let (mut tx, _) = open_org(&state.db, &user, org_id, Access::ReadWrite, OrgRole::Owner).await?;
     tx.query(
         "update public.organizations set name = $2 where id = $1",
         &[&org_id, &name],
@@ -156,8 +155,7 @@ pub async fn update(
 /// `DELETE /api/organizations/{org_id}` (owners): the organization and everything in it.
 pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(org): Path<String>) -> ApiResult<StatusCode> {
     let org_id = org_id(&org)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    org_ctx(&mut tx, &user, org_id, OrgRole::Owner).await?;
+    let (mut tx, _) = open_org(&state.db, &user, org_id, Access::ReadWrite, OrgRole::Owner).await?;
     let rows = tx
         .query(
             "delete from public.organizations where id = $1 returning id",
@@ -212,8 +210,7 @@ pub async fn members(
     Path(org): Path<String>,
 ) -> ApiResult<Json<Vec<Member>>> {
     let org_id = org_id(&org)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    org_ctx(&mut tx, &user, org_id, OrgRole::Viewer).await?;
+    let (mut tx, _) = open_org(&state.db, &user, org_id, Access::ReadOnly, OrgRole::Viewer).await?;
     let rows = tx
         .query(
             &format!("{MEMBER_SELECT} where uo.org_id = $1 order by uo.created_at, uo.user_id"),
@@ -251,8 +248,7 @@ pub async fn change_role(
     ApiJson(body): ApiJson<RoleChange>,
 ) -> ApiResult<Json<Member>> {
     let (org_id, member_id) = ids(&path)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = org_ctx(&mut tx, &user, org_id, OrgRole::Admin).await?;
+    let (mut tx, ctx) = open_org(&state.db, &user, org_id, Access::ReadWrite, OrgRole::Admin).await?;
     let current = tx
         .query_opt(
             "select role::text as role from public.user_organizations where org_id = $1 and user_id = $2",
@@ -289,8 +285,7 @@ pub async fn remove_member(
     Path(path): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (org_id, member_id) = ids(&path)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = org_ctx(&mut tx, &user, org_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_org(&state.db, &user, org_id, Access::ReadWrite, OrgRole::Viewer).await?;
     let current = tx
         .query_opt(
             "select role::text as role from public.user_organizations where org_id = $1 and user_id = $2",
@@ -346,8 +341,7 @@ pub async fn list_invitations(
     Path(org): Path<String>,
 ) -> ApiResult<Json<Vec<Value>>> {
     let org_id = org_id(&org)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    org_ctx(&mut tx, &user, org_id, OrgRole::Admin).await?;
+    let (mut tx, _) = open_org(&state.db, &user, org_id, Access::ReadOnly, OrgRole::Admin).await?;
     let rows = tx
         .query(
             &format!("select {INVITATION_COLUMNS} from public.invitations where org_id = $1 order by created_at desc"),
@@ -382,8 +376,7 @@ pub async fn invite(
     let org_id = org_id(&org)?;
     let email = input::email("email", body.email)?.ok_or_else(|| ApiError::validation("email", "is required"))?;
     let role = body.role.unwrap_or(OrgRole::Member);
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = org_ctx(&mut tx, &user, org_id, OrgRole::Admin).await?;
+    let (mut tx, ctx) = open_org(&state.db, &user, org_id, Access::ReadWrite, OrgRole::Admin).await?;
     if role > OrgRole::Member && ctx.role < OrgRole::Owner {
         return Err(insufficient_role(OrgRole::Owner));
     }
@@ -458,8 +451,7 @@ pub async fn revoke_invitation(
     Path(path): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (org_id, id) = ids(&path)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    org_ctx(&mut tx, &user, org_id, OrgRole::Admin).await?;
+    let (mut tx, _) = open_org(&state.db, &user, org_id, Access::ReadWrite, OrgRole::Admin).await?;
     let rows = tx
         .query(
             "delete from public.invitations where org_id = $1 and id = $2 returning id",

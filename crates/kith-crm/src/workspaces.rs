@@ -5,7 +5,7 @@ pub mod store;
 
 pub use store::reachable;
 
-use crate::context::{OrgRole, org_ctx};
+use crate::context::{OrgRole, open_org};
 use crate::input::{self, ApiQuery};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -62,8 +62,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<Workspace>>> {
     let org_id = input::uuid("org_id", query.org_id.as_deref())?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = org_ctx(&mut tx, &user, org_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_org(&state.db, &user, org_id, Access::ReadOnly, OrgRole::Viewer).await?;
     let workspaces = store::list(&mut tx, &ctx).await?;
     tx.commit().await?;
     Ok(Json(workspaces))
@@ -85,8 +84,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewWorkspace>,
 ) -> ApiResult<impl IntoResponse> {
     let name = input::required_text("name", body.name, 200)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = org_ctx(&mut tx, &user, body.org_id, OrgRole::Admin).await?;
+    let (mut tx, ctx) = open_org(&state.db, &user, body.org_id, Access::ReadWrite, OrgRole::Admin).await?;
     let created = store::create(&mut tx, &ctx, &name).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(created)))

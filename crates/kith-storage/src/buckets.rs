@@ -1,9 +1,10 @@
 //! `/storage/v1/bucket`: list, create, get, update, empty and delete buckets, as the caller.
 
+use crate::caller::StorageCaller;
 use crate::error::{StorageError, StorageResult};
-use crate::{StorageState, begin, caller::caller, names};
+use crate::{StorageState, begin, names};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use bytes::Bytes;
 use kith_db::Access;
@@ -91,12 +92,9 @@ fn public_flag(value: Option<&Value>) -> StorageResult<Option<bool>> {
 /// `GET /bucket`: the buckets the caller may see.
 pub(crate) async fn list(
     State(app): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Query(query): Query<HashMap<String, String>>,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     let number = |name: &str, default: i64, max: i64| -> StorageResult<i64> {
         match query.get(name) {
             None => Ok(default),
@@ -140,12 +138,9 @@ pub(crate) async fn list(
 /// `GET /bucket/{id}`.
 pub(crate) async fn get_one(
     State(app): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path(id): Path<String>,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     names::bucket_id(&id)?;
     let mut tx = begin(&app.db, &caller, Access::ReadOnly).await?;
     let row = tx
@@ -175,12 +170,9 @@ struct CreateBody {
 /// `POST /bucket`: `{"name": id}`.
 pub(crate) async fn create(
     State(app): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     body: Bytes,
 ) -> StorageResult<(StatusCode, Json<Value>)> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     let body: CreateBody = serde_json::from_value(Value::Object(json_object(&body)?))
         .map_err(|err| StorageError::invalid(format!("The body is not a bucket: {err}")))?;
     let id = body
@@ -208,13 +200,10 @@ pub(crate) async fn create(
 /// `PUT /bucket/{id}`: changes the fields given.
 pub(crate) async fn update(
     State(app): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     names::bucket_id(&id)?;
     let body = json_object(&body)?;
     let public = public_flag(body.get("public"))?;
@@ -249,12 +238,9 @@ pub(crate) async fn update(
 pub(crate) async fn empty(
     State(app): State<AppState>,
     Extension(state): Extension<Arc<StorageState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path(id): Path<String>,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     names::bucket_id(&id)?;
     let mut tx = begin(&app.db, &caller, Access::ReadOnly).await?;
     let exists = tx
@@ -288,12 +274,9 @@ pub(crate) async fn empty(
 /// `DELETE /bucket/{id}`: only an empty bucket.
 pub(crate) async fn remove(
     State(app): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path(id): Path<String>,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     names::bucket_id(&id)?;
     let mut tx = begin(&app.db, &caller, Access::ReadWrite).await?;
     let deleted = match tx

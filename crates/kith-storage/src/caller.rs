@@ -3,9 +3,12 @@
 //! `request.path` is set in its transaction. Tokens are never logged.
 
 use crate::error::{StorageError, StorageResult};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri};
 use kith_db::Caller;
 use kith_db::identity::JwtVerifier;
+use kith_http::AppState;
 
 /// The token a request carries, if any.
 fn token(headers: &HeaderMap) -> StorageResult<Option<&str>> {
@@ -41,4 +44,16 @@ pub fn caller(headers: &HeaderMap, verifier: &JwtVerifier, method: &Method, uri:
         })?,
     };
     Ok(caller.for_request(method.as_str(), uri.path()))
+}
+
+/// The verified caller as an extractor, so that every handler gets it the same way (and none forgets the
+/// request's method and path).
+pub(crate) struct StorageCaller(pub(crate) Caller);
+
+impl FromRequestParts<AppState> for StorageCaller {
+    type Rejection = StorageError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> StorageResult<Self> {
+        caller(&parts.headers, &app.verifier, &parts.method, &parts.uri).map(StorageCaller)
+    }
 }

@@ -106,7 +106,7 @@ pub fn routes(config: &StorageConfig) -> Router<AppState> {
         .route(
             "/storage/v1/object/{bucket}/{*name}",
             post(objects::upload)
-                .put(objects::update)
+                .put(objects::upload)
                 .get(objects::download)
                 .delete(objects::remove_one),
         )

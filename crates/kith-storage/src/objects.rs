@@ -3,10 +3,11 @@
 //! policies on `storage.objects` decide; bytes stream to and from disk ([`crate::files`]).
 
 use crate::buckets::json_object;
+use crate::caller::{StorageCaller, caller};
 use crate::error::{StorageError, StorageResult};
 use crate::files::{Received, new_version};
 use crate::signed::{Grant, MAX_EXPIRES_IN};
-use crate::{StorageState, begin, caller::caller, names};
+use crate::{StorageState, begin, names};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -247,15 +248,13 @@ async fn multipart_upload(
 async fn store(
     app: AppState,
     state: Arc<StorageState>,
-    method: Method,
-    uri: Uri,
+    caller: Caller,
     headers: HeaderMap,
     bucket: String,
     name: String,
     body: Body,
     mode: Mode,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     names::bucket_id(&bucket)?;
     names::object_name(&name)?;
     let content_type = header_str(&headers, "content-type")?.unwrap_or("application/octet-stream");
@@ -324,32 +323,24 @@ async fn store(
     Ok(Json(json!({ "Key": key, "Id": id, "id": id })))
 }
 
-/// `POST /object/{bucket}/{name}`: upload (`x-upsert: true` replaces).
+/// `POST /object/{bucket}/{name}`: upload (`x-upsert: true` replaces); `PUT`: replace an existing object.
 pub(crate) async fn upload(
     State(app): State<AppState>,
     Extension(state): Extension<Arc<StorageState>>,
+    StorageCaller(caller): StorageCaller,
     method: Method,
-    uri: Uri,
     headers: HeaderMap,
     Path((bucket, name)): Path<(String, String)>,
     body: Body,
 ) -> StorageResult<Json<Value>> {
-    let upsert = header_str(&headers, "x-upsert")?.is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let mode = if upsert { Mode::Upsert } else { Mode::Create };
-    store(app, state, method, uri, headers, bucket, name, body, mode).await
-}
-
-/// `PUT /object/{bucket}/{name}`: replace an existing object.
-pub(crate) async fn update(
-    State(app): State<AppState>,
-    Extension(state): Extension<Arc<StorageState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Path((bucket, name)): Path<(String, String)>,
-    body: Body,
-) -> StorageResult<Json<Value>> {
-    store(app, state, method, uri, headers, bucket, name, body, Mode::Update).await
+    let mode = if method == Method::PUT {
+        Mode::Update
+    } else if header_str(&headers, "x-upsert")?.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        Mode::Upsert
+    } else {
+        Mode::Create
+    };
+    store(app, state, caller, headers, bucket, name, body, mode).await
 }
 
 /// One object's row as the caller sees it.
@@ -537,13 +528,11 @@ async fn send_file(state: &StorageState, request: &HeaderMap, served: Served<'_>
 pub(crate) async fn download(
     State(app): State<AppState>,
     Extension(state): Extension<Arc<StorageState>>,
-    method: Method,
-    uri: Uri,
+    StorageCaller(caller): StorageCaller,
     headers: HeaderMap,
     Path((bucket, name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> StorageResult<Response> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     let found = find(&app, &caller, &bucket, &name).await?;
     let m = &found.metadata;
     let served = Served {
@@ -612,13 +601,10 @@ fn grant_for(bucket: &str, name: &str, found: &Found, expires_in: i64) -> Grant 
 pub(crate) async fn sign(
     State(app): State<AppState>,
     Extension(state): Extension<Arc<StorageState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path((bucket, name)): Path<(String, String)>,
     body: Bytes,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     let expires = expires_in(&json_object(&body)?)?;
     let found = find(&app, &caller, &bucket, &name).await?;
     let token = state.signer.sign(&grant_for(&bucket, &name, &found, expires))?;
@@ -646,13 +632,10 @@ fn string_list(body: &Map<String, Value>, field: &str) -> StorageResult<Vec<Stri
 pub(crate) async fn sign_many(
     State(app): State<AppState>,
     Extension(state): Extension<Arc<StorageState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path(bucket): Path<String>,
     body: Bytes,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     names::bucket_id(&bucket)?;
     let body = json_object(&body)?;
     let expires = expires_in(&body)?;
@@ -708,13 +691,10 @@ const OBJECT_JSON: &str = "json_build_object('bucket_id', bucket_id, 'name', nam
 pub(crate) async fn remove_many(
     State(app): State<AppState>,
     Extension(state): Extension<Arc<StorageState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path(bucket): Path<String>,
     body: Bytes,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     names::bucket_id(&bucket)?;
     let names = string_list(&json_object(&body)?, "prefixes")?;
     let mut tx = begin(&app.db, &caller, Access::ReadWrite).await?;
@@ -736,12 +716,9 @@ pub(crate) async fn remove_many(
 pub(crate) async fn remove_one(
     State(app): State<AppState>,
     Extension(state): Extension<Arc<StorageState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path((bucket, name)): Path<(String, String)>,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     names::bucket_id(&bucket)?;
     names::object_name(&name)?;
     let mut tx = begin(&app.db, &caller, Access::ReadWrite).await?;
@@ -783,12 +760,9 @@ fn endpoints(body: &Map<String, Value>) -> StorageResult<(String, String, String
 /// `POST /object/move`: renames an object (the caller's update policies decide, on the old row and the new).
 pub(crate) async fn move_object(
     State(app): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     body: Bytes,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     let (bucket, source, to_bucket, destination) = endpoints(&json_object(&body)?)?;
     let mut tx = begin(&app.db, &caller, Access::ReadWrite).await?;
     let moved = tx
@@ -810,12 +784,9 @@ pub(crate) async fn move_object(
 pub(crate) async fn copy(
     State(app): State<AppState>,
     Extension(state): Extension<Arc<StorageState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     body: Bytes,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     let (bucket, source, to_bucket, destination) = endpoints(&json_object(&body)?)?;
     let mut tx = begin(&app.db, &caller, Access::ReadWrite).await?;
     let row = tx
@@ -853,15 +824,7 @@ pub(crate) async fn copy(
     Ok(Json(json!({ "Key": key, "Id": id, "id": id })))
 }
 
-async fn info_as_caller(
-    app: AppState,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    bucket: String,
-    name: String,
-) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
+async fn info_as_caller(app: AppState, caller: Caller, bucket: String, name: String) -> StorageResult<Json<Value>> {
     names::bucket_id(&bucket)?;
     names::object_name(&name)?;
     let mut tx = begin(&app.db, &caller, Access::ReadOnly).await?;
@@ -883,12 +846,10 @@ async fn info_as_caller(
 /// `GET /object/info/{bucket}/{name}` (and `/info/authenticated/…`): the object's details.
 pub(crate) async fn info(
     State(app): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path((bucket, name)): Path<(String, String)>,
 ) -> StorageResult<Json<Value>> {
-    info_as_caller(app, method, uri, headers, bucket, name).await
+    info_as_caller(app, caller, bucket, name).await
 }
 
 /// `GET /object/info/public/{bucket}/{name}`: a public object's details.
@@ -905,7 +866,8 @@ pub(crate) async fn info_public(
         .replacen("/object/info/public/", "/object/public/", 1)
         .parse()
         .map_err(|_| StorageError::invalid("The path is not valid"))?;
-    info_as_caller(app, method, uri, headers, bucket, name).await
+    let caller = caller(&headers, &app.verifier, &method, &uri)?;
+    info_as_caller(app, caller, bucket, name).await
 }
 
 /// Escapes `\`, `%` and `_` for a LIKE pattern.
@@ -924,13 +886,10 @@ fn like_escape(text: &str) -> String {
 /// `prefix` that the caller may see, as Supabase's `storage.search` answers them (folders with null fields).
 pub(crate) async fn list(
     State(app): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    StorageCaller(caller): StorageCaller,
     Path(bucket): Path<String>,
     body: Bytes,
 ) -> StorageResult<Json<Value>> {
-    let caller = caller(&headers, &app.verifier, &method, &uri)?;
     names::bucket_id(&bucket)?;
     let body = json_object(&body)?;
     let text = |field: &str| -> StorageResult<String> {

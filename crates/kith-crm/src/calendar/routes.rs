@@ -5,7 +5,7 @@
 use super::model::{EventInput, NewSubscription, Subscription, ValidEvent, to_json};
 use super::recurrence::{Occurrence, expand};
 use super::{ics, store};
-use crate::context::{Item, ItemQuery, OrgRole, item_ctx, same_workspace, workspace_ctx};
+use crate::context::{Item, ItemQuery, OrgRole, open_item, open_workspace, remove_item, same_workspace};
 use crate::input::{self, ApiQuery};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -60,8 +60,7 @@ pub async fn list(
             format!("the window may span at most {MAX_WINDOW_DAYS} days"),
         ));
     }
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, workspace_id, Access::ReadOnly, OrgRole::Viewer).await?;
     let events = store::window(&mut tx, &ctx, from, to).await?;
     tx.commit().await?;
     let listed = expand(events, from, to).await?;
@@ -85,8 +84,7 @@ pub async fn create(
         .workspace_id
         .ok_or_else(|| ApiError::validation("workspace_id", "is required"))?;
     let valid = ValidEvent::check(body, None)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Member).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, workspace_id, Access::ReadWrite, OrgRole::Member).await?;
     let e = store::create(&mut tx, &ctx, &valid).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(to_json(&e, None))))
@@ -100,8 +98,7 @@ pub async fn update(
     ApiJson(body): ApiJson<EventInput>,
 ) -> ApiResult<Json<Value>> {
     let id = input::path_id(&id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Event, id, OrgRole::Member).await?;
+    let (mut tx, ctx) = open_item(&state.db, &user, Item::Event, id, Access::ReadWrite, OrgRole::Member).await?;
     same_workspace(&ctx, body.workspace_id.map(|w| w.to_string()).as_deref())?;
     let current = store::get(&mut tx, &ctx, id).await?;
     let relink = body.contact_ids.is_some();
@@ -118,13 +115,15 @@ pub async fn remove(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<StatusCode> {
-    let id = input::path_id(&id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Event, id, OrgRole::Member).await?;
-    same_workspace(&ctx, query.workspace_id.as_deref())?;
-    store::delete(&mut tx, &ctx, id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove_item(
+        &state.db,
+        &user,
+        Item::Event,
+        &id,
+        query.workspace_id.as_deref(),
+        store::delete,
+    )
+    .await
 }
 
 /// `GET /api/calendar/events.ics?workspace_id=`: every event of the workspace (recurring ones as one VEVENT with
@@ -135,8 +134,7 @@ pub async fn export_ics(
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, workspace_id, Access::ReadOnly, OrgRole::Viewer).await?;
     let events = store::all(&mut tx, &ctx).await?;
     tx.commit().await?;
     Ok((
@@ -171,8 +169,7 @@ pub async fn get_subscription(
     ApiQuery(query): ApiQuery<SubscriptionQuery>,
 ) -> ApiResult<Json<Subscription>> {
     let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, workspace_id, Access::ReadOnly, OrgRole::Viewer).await?;
     let subscription = store::subscription(&mut tx, &ctx).await?;
     tx.commit().await?;
     Ok(Json(subscription))
@@ -185,8 +182,7 @@ pub async fn subscribe(
     user: AuthUser,
     ApiJson(body): ApiJson<SubscriptionRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = workspace_ctx(&mut tx, &user, body.workspace_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, body.workspace_id, Access::ReadWrite, OrgRole::Viewer).await?;
     let made: NewSubscription = store::subscribe(&mut tx, &ctx).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.user_id, workspace_id = %body.workspace_id, "calendar subscription made");
@@ -200,8 +196,7 @@ pub async fn unsubscribe(
     ApiQuery(query): ApiQuery<SubscriptionQuery>,
 ) -> ApiResult<StatusCode> {
     let workspace_id = input::uuid("workspace_id", query.workspace_id.as_deref())?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, workspace_id, Access::ReadWrite, OrgRole::Viewer).await?;
     store::unsubscribe(&mut tx, &ctx).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

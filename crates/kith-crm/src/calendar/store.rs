@@ -5,8 +5,9 @@
 use super::model::{Event, NewSubscription, Subscription, ValidEvent, feed_token};
 use crate::context::WorkspaceCtx;
 use chrono::{DateTime, Utc};
-use kith_db::CallerTx;
 use kith_db::tokio_postgres::Row;
+use kith_db::tokio_postgres::types::ToSql;
+use kith_db::{CallerTx, DbError};
 use kith_http::{ApiError, ApiResult};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -133,28 +134,42 @@ pub async fn for_contact(
     Ok(rows.iter().map(event).collect())
 }
 
+/// Runs `sql` with `keys` followed by the event's fields (title … rrule), the order in which the insert and the
+/// update both name them.
+async fn write(
+    tx: &mut CallerTx,
+    sql: &str,
+    keys: &[&(dyn ToSql + Sync)],
+    valid: &ValidEvent,
+) -> Result<Vec<Row>, DbError> {
+    let timezone = valid.timezone.name();
+    let attendees = json!(valid.attendees);
+    let fields: [&(dyn ToSql + Sync); 9] = [
+        &valid.title,
+        &valid.description,
+        &valid.starts_at,
+        &valid.ends_at,
+        &valid.all_day,
+        &timezone,
+        &valid.location,
+        &attendees,
+        &valid.rrule,
+    ];
+    let params: Vec<&(dyn ToSql + Sync)> = keys.iter().copied().chain(fields).collect();
+    tx.query(sql, &params).await
+}
+
 /// Creates an event in `ctx`'s workspace with its contact links (422 `contact_ids` when one is not a contact of
 /// the workspace) and returns it.
 pub async fn create(tx: &mut CallerTx, ctx: &WorkspaceCtx, valid: &ValidEvent) -> ApiResult<Event> {
     let id = Uuid::new_v4();
-    tx.query(
+    write(
+        tx,
         "insert into public.calendar_events (id, org_id, workspace_id, title, description, starts_at, ends_at,
                                              all_day, timezone, location, attendees, rrule)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        &[
-            &id,
-            &ctx.org_id,
-            &ctx.workspace_id,
-            &valid.title,
-            &valid.description,
-            &valid.starts_at,
-            &valid.ends_at,
-            &valid.all_day,
-            &valid.timezone.name(),
-            &valid.location,
-            &json!(valid.attendees),
-            &valid.rrule,
-        ],
+        &[&id, &ctx.org_id, &ctx.workspace_id],
+        valid,
     )
     .await?;
     link_contacts(tx, ctx, id, &valid.contact_ids).await?;
@@ -170,27 +185,16 @@ pub async fn update(
     valid: &ValidEvent,
     relink: bool,
 ) -> ApiResult<Event> {
-    let updated = tx
-        .query(
-            "update public.calendar_events
-                set title = $3, description = $4, starts_at = $5, ends_at = $6, all_day = $7, timezone = $8,
-                    location = $9, attendees = $10, rrule = $11, sequence = sequence + 1
-              where workspace_id = $1 and id = $2 returning id",
-            &[
-                &ctx.workspace_id,
-                &id,
-                &valid.title,
-                &valid.description,
-                &valid.starts_at,
-                &valid.ends_at,
-                &valid.all_day,
-                &valid.timezone.name(),
-                &valid.location,
-                &json!(valid.attendees),
-                &valid.rrule,
-            ],
-        )
-        .await?;
+    let updated = write(
+        tx,
+        "update public.calendar_events
+            set title = $3, description = $4, starts_at = $5, ends_at = $6, all_day = $7, timezone = $8,
+                location = $9, attendees = $10, rrule = $11, sequence = sequence + 1
+          where workspace_id = $1 and id = $2 returning id",
+        &[&ctx.workspace_id, &id],
+        valid,
+    )
+    .await?;
     if updated.is_empty() {
         return Err(ApiError::not_found());
     }

@@ -10,7 +10,7 @@
 
 use super::model::{Contact, ContactFilter, RawContact, RawFilter, Status, ValidContact};
 use super::store;
-use crate::context::{OrgRole, WorkspaceCtx, workspace_ctx};
+use crate::context::{OrgRole, WorkspaceCtx, open_workspace};
 use crate::input::{self, ApiQuery};
 use crate::scoring::{self, Score};
 use axum::Json;
@@ -124,8 +124,7 @@ pub async fn export_csv(
         last_interaction_after: query.last_interaction_after,
         sort: query.sort,
     })?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, workspace_id, Access::ReadOnly, OrgRole::Viewer).await?;
     let mut contacts = store::export(&mut tx, &ctx, &filter).await?;
     tx.commit().await?;
     if oldest_first {
@@ -326,8 +325,7 @@ pub async fn import_csv(
             "Send the file as Content-Type: text/csv",
         ));
     }
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Member).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, workspace_id, Access::ReadWrite, OrgRole::Member).await?;
 
     // The body, cut off past MAX_BYTES, read by the parser on a blocking thread.
     let mut seen = 0usize;

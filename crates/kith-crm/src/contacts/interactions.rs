@@ -3,7 +3,7 @@
 
 use super::model::{Interaction, ValidInteraction};
 use super::store;
-use crate::context::{Item, ItemQuery, OrgRole, item_ctx, same_workspace};
+use crate::context::{Item, ItemQuery, OrgRole, open_item, remove_item, same_workspace};
 use crate::input::{self, ApiQuery, present};
 use crate::scoring::InteractionKind;
 use axum::extract::{Path, State};
@@ -26,8 +26,7 @@ pub async fn list_interactions(
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<Json<Vec<Interaction>>> {
     let id = input::path_id(&id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Contact, id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_item(&state.db, &user, Item::Contact, id, Access::ReadOnly, OrgRole::Viewer).await?;
     same_workspace(&ctx, query.workspace_id.as_deref())?;
     let interactions = store::list_interactions(&mut tx, &ctx, id, MAX_LISTED).await?;
     tx.commit().await?;
@@ -56,8 +55,7 @@ pub async fn add_interaction(
 ) -> ApiResult<impl IntoResponse> {
     let id = input::path_id(&id)?;
     let valid = ValidInteraction::check(body.kind, body.occurred_at.as_deref(), body.summary, Utc::now())?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Contact, id, OrgRole::Member).await?;
+    let (mut tx, ctx) = open_item(&state.db, &user, Item::Contact, id, Access::ReadWrite, OrgRole::Member).await?;
     same_workspace(&ctx, body.workspace_id.map(|w| w.to_string()).as_deref())?;
     let created = store::create_interaction(&mut tx, &ctx, id, &valid).await?;
     tx.commit().await?;
@@ -93,8 +91,15 @@ pub async fn update_interaction(
         .as_deref()
         .map(|raw| input::time("occurred_at", raw))
         .transpose()?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Interaction, id, OrgRole::Member).await?;
+    let (mut tx, ctx) = open_item(
+        &state.db,
+        &user,
+        Item::Interaction,
+        id,
+        Access::ReadWrite,
+        OrgRole::Member,
+    )
+    .await?;
     same_workspace(&ctx, patch.workspace_id.map(|w| w.to_string()).as_deref())?;
     let current = store::get_interaction(&mut tx, &ctx, id).await?;
     let kind = match patch.kind {
@@ -121,11 +126,13 @@ pub async fn remove_interaction(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<StatusCode> {
-    let id = input::path_id(&id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Interaction, id, OrgRole::Member).await?;
-    same_workspace(&ctx, query.workspace_id.as_deref())?;
-    store::delete_interaction(&mut tx, &ctx, id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove_item(
+        &state.db,
+        &user,
+        Item::Interaction,
+        &id,
+        query.workspace_id.as_deref(),
+        store::delete_interaction,
+    )
+    .await
 }

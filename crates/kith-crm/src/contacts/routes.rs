@@ -4,7 +4,7 @@
 
 use super::model::{Contact, ContactFilter, RawContact, RawFilter, Status, ValidContact};
 use super::store;
-use crate::context::{Item, ItemQuery, OrgRole, item_ctx, same_workspace, workspace_ctx};
+use crate::context::{Item, ItemQuery, OrgRole, open_item, open_workspace, remove_item, same_workspace};
 use crate::input::{self, ApiQuery, present};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -55,8 +55,7 @@ pub async fn create(
         tags: body.tags,
         status: body.status,
     })?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = workspace_ctx(&mut tx, &user, body.workspace_id, OrgRole::Member).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, body.workspace_id, Access::ReadWrite, OrgRole::Member).await?;
     let created = store::create(&mut tx, &ctx, &contact).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -114,8 +113,7 @@ pub async fn list(
         last_interaction_after: query.last_interaction_after,
         sort: query.sort,
     })?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = workspace_ctx(&mut tx, &user, workspace_id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_workspace(&state.db, &user, workspace_id, Access::ReadOnly, OrgRole::Viewer).await?;
     let page = store::list(&mut tx, &ctx, &filter, query.cursor.as_deref(), limit).await?;
     tx.commit().await?;
     Ok(Json(
@@ -131,8 +129,7 @@ pub async fn read(
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<Json<Contact>> {
     let id = input::path_id(&id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadOnly).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Contact, id, OrgRole::Viewer).await?;
+    let (mut tx, ctx) = open_item(&state.db, &user, Item::Contact, id, Access::ReadOnly, OrgRole::Viewer).await?;
     same_workspace(&ctx, query.workspace_id.as_deref())?;
     let contact = store::get(&mut tx, &ctx, id).await?;
     tx.commit().await?;
@@ -194,8 +191,7 @@ pub async fn update(
     ApiJson(patch): ApiJson<ContactPatch>,
 ) -> ApiResult<Json<Contact>> {
     let id = input::path_id(&id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Contact, id, OrgRole::Member).await?;
+    let (mut tx, ctx) = open_item(&state.db, &user, Item::Contact, id, Access::ReadWrite, OrgRole::Member).await?;
     same_workspace(&ctx, patch.workspace_id.map(|w| w.to_string()).as_deref())?;
     let current = store::get(&mut tx, &ctx, id).await?;
     let merged = ValidContact::check(patch.merge(current))?;
@@ -211,11 +207,13 @@ pub async fn remove(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<StatusCode> {
-    let id = input::path_id(&id)?;
-    let mut tx = state.db.begin_as(&user.caller, Access::ReadWrite).await?;
-    let ctx = item_ctx(&mut tx, &user, Item::Contact, id, OrgRole::Member).await?;
-    same_workspace(&ctx, query.workspace_id.as_deref())?;
-    store::delete(&mut tx, &ctx, id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove_item(
+        &state.db,
+        &user,
+        Item::Contact,
+        &id,
+        query.workspace_id.as_deref(),
+        store::delete,
+    )
+    .await
 }

@@ -13,9 +13,9 @@ use crate::intelligence;
 use crate::scoring::Score;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use kith_db::CallerTx;
 use kith_db::tokio_postgres::Row;
 use kith_db::tokio_postgres::types::ToSql;
+use kith_db::{CallerTx, DbError};
 use kith_http::{ApiError, ApiResult};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -47,30 +47,45 @@ fn duplicate_email() -> ApiError {
 /// The unique index that keeps one contact per address and workspace.
 const EMAIL_KEY: &str = "contacts_workspace_email_key";
 
+/// Runs `sql` with `keys` followed by the contact's writable fields (first name … status), the order in which
+/// the insert and the update both name them.
+async fn write(
+    tx: &mut CallerTx,
+    sql: &str,
+    keys: &[&(dyn ToSql + Sync)],
+    contact: &ValidContact,
+) -> Result<Vec<Row>, DbError> {
+    let status = contact.status().as_str();
+    let fields: [&(dyn ToSql + Sync); 8] = [
+        &contact.first_name,
+        &contact.last_name,
+        &contact.email,
+        &contact.phone,
+        &contact.company,
+        &contact.job_title,
+        &contact.tags,
+        &status,
+    ];
+    let params: Vec<&(dyn ToSql + Sync)> = keys.iter().copied().chain(fields).collect();
+    tx.query(sql, &params).await
+}
+
 /// Creates a contact in `ctx`'s workspace, scores it and returns it (409 `conflict` when the email is taken).
 pub async fn create(tx: &mut CallerTx, ctx: &WorkspaceCtx, contact: &ValidContact) -> ApiResult<Contact> {
-    let row = tx
-        .query_one(
-            "insert into public.contacts (id, org_id, workspace_id, first_name, last_name, email, phone, company,
-                                          job_title, tags, status)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id",
-            &[
-                &Uuid::new_v4(),
-                &ctx.org_id,
-                &ctx.workspace_id,
-                &contact.first_name,
-                &contact.last_name,
-                &contact.email,
-                &contact.phone,
-                &contact.company,
-                &contact.job_title,
-                &contact.tags,
-                &contact.status().as_str(),
-            ],
-        )
-        .await
-        .on_constraint(EMAIL_KEY, duplicate_email)?;
-    let id: Uuid = row.get("id");
+    let rows = write(
+        tx,
+        "insert into public.contacts (id, org_id, workspace_id, first_name, last_name, email, phone, company,
+                                      job_title, tags, status)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id",
+        &[&Uuid::new_v4(), &ctx.org_id, &ctx.workspace_id],
+        contact,
+    )
+    .await
+    .on_constraint(EMAIL_KEY, duplicate_email)?;
+    let id: Uuid = rows
+        .first()
+        .map(|row| row.get("id"))
+        .ok_or_else(|| ApiError::internal(&"the contact insert returned no row"))?;
     intelligence::rescore(tx, ctx, Some(id)).await?;
     get(tx, ctx, id).await
 }
@@ -89,26 +104,16 @@ pub async fn get(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> ApiResult<C
 /// Replaces a contact's writable fields, re-scores it and returns it (404 when not in the workspace, 409 when
 /// the email is taken).
 pub async fn update(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid, contact: &ValidContact) -> ApiResult<Contact> {
-    let updated = tx
-        .query(
-            "update public.contacts set first_name = $3, last_name = $4, email = $5, phone = $6, company = $7,
-                    job_title = $8, tags = $9, status = $10
-             where workspace_id = $1 and id = $2 returning id",
-            &[
-                &ctx.workspace_id,
-                &id,
-                &contact.first_name,
-                &contact.last_name,
-                &contact.email,
-                &contact.phone,
-                &contact.company,
-                &contact.job_title,
-                &contact.tags,
-                &contact.status().as_str(),
-            ],
-        )
-        .await
-        .on_constraint(EMAIL_KEY, duplicate_email)?;
+    let updated = write(
+        tx,
+        "update public.contacts set first_name = $3, last_name = $4, email = $5, phone = $6, company = $7,
+                job_title = $8, tags = $9, status = $10
+         where workspace_id = $1 and id = $2 returning id",
+        &[&ctx.workspace_id, &id],
+        contact,
+    )
+    .await
+    .on_constraint(EMAIL_KEY, duplicate_email)?;
     if updated.is_empty() {
         return Err(ApiError::not_found());
     }

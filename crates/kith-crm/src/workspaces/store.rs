@@ -2,7 +2,7 @@
 //! organization (or user) they are scoped to.
 
 use super::{Reachable, Workspace, workspace};
-use crate::context::{OrgCtx, OrgRole, insufficient_role, no_organization};
+use crate::context::{OrgCtx, OrgRole, insufficient_role, no_organization, workspace_membership};
 use axum::http::StatusCode;
 use kith_db::CallerTx;
 use kith_http::{ApiError, ApiResult, AuthUser};
@@ -34,22 +34,11 @@ pub async fn create(tx: &mut CallerTx, ctx: &OrgCtx, name: &str) -> ApiResult<Wo
 /// Resolves a workspace by id for its organization's admins: 403 `no_organization`, 404 when not visible,
 /// 403 `insufficient_role` below admin.
 pub async fn admin_of(tx: &mut CallerTx, user: &AuthUser, id: Uuid) -> ApiResult<Uuid> {
-    let row = tx
-        .query_one(
-            "select exists (select 1 from public.user_organizations where user_id = $1) as has_org,
-                    w.org_id, uo.role::text as role
-             from (select 1) as one
-             left join public.workspaces w on w.id = $2
-             left join public.user_organizations uo on uo.org_id = w.org_id and uo.user_id = $1",
-            &[&user.user_id, &id],
-        )
-        .await?;
-    if !row.get::<_, bool>("has_org") {
+    let (has_org, org_id, role) = workspace_membership(tx, user, id).await?;
+    if !has_org {
         return Err(no_organization());
     }
-    let org_id: Option<Uuid> = row.get("org_id");
-    let role: Option<String> = row.get("role");
-    let (Some(org_id), Some(role)) = (org_id, role.as_deref().and_then(OrgRole::parse)) else {
+    let (Some(org_id), Some(role)) = (org_id, role) else {
         return Err(ApiError::not_found());
     };
     if role < OrgRole::Admin {

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::helpers::TestApp;
-use crate::support::{assert_error, call, contact, event, org, send};
+use crate::support::{assert_error, call, contact, event, ics, org};
 use chrono::{DateTime, Duration, Utc};
 use icalendar::{Component, EventLike};
 use serde_json::json;
@@ -199,15 +199,7 @@ async fn the_ics_export_parses_back_with_an_independent_parser() {
     )
     .await;
 
-    let response = send(
-        &app,
-        "GET",
-        &format!("/api/calendar/events.ics?workspace_id={}", acme.workspace_id),
-        Some(&acme.owner.token),
-        None,
-    )
-    .await;
-    assert_eq!(response.status().as_u16(), 200);
+    let response = ics(&app, &acme, &acme.owner.token).await;
     assert!(
         response.headers()["content-type"]
             .to_str()

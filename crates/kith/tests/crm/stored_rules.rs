@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::helpers::TestApp;
-use crate::support::{call, contact, event, org, send, snapshot};
+use crate::support::{call, contact, event, ics, org, send, snapshot};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -251,15 +251,7 @@ async fn the_ics_feed_holds_exactly_the_stored_events_whatever_their_fields_hold
         )
         .await
         .unwrap();
-    let response = send(
-        &app,
-        "GET",
-        &format!("/api/calendar/events.ics?workspace_id={}", acme.workspace_id),
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(response.status().as_u16(), 200);
+    let response = ics(&app, &acme, &token).await;
     let text = response.text().await.unwrap();
     assert_eq!(text.matches("BEGIN:VEVENT").count(), 2, "{text}");
     assert_eq!(text.matches("END:VEVENT").count(), 2, "{text}");

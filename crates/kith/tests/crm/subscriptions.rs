@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::helpers::TestApp;
-use crate::support::{call, event, member, org, send};
+use crate::support::{call, event, ics, member, org};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -46,15 +46,18 @@ async fn a_subscription_is_per_user_and_workspace_stored_hashed_and_revocable() 
     assert_eq!(status(acme.owner.token.clone()).await["active"], false);
 
     let body = json!({"workspace_id": w});
-    let first = call(
-        &app,
-        "POST",
-        "/api/calendar/subscription",
-        &acme.owner.token,
-        Some(&body),
-        201,
-    )
-    .await;
+    let subscribe = async || {
+        call(
+            &app,
+            "POST",
+            "/api/calendar/subscription",
+            &acme.owner.token,
+            Some(&body),
+            201,
+        )
+        .await
+    };
+    let first = subscribe().await;
     let first_token = first["token"].as_str().unwrap().to_owned();
     assert_eq!(first_token.len(), 64);
     assert!(first_token.chars().all(|c| c.is_ascii_hexdigit()));
@@ -64,15 +67,7 @@ async fn a_subscription_is_per_user_and_workspace_stored_hashed_and_revocable() 
     assert!(now.get("token").is_none(), "the token is shown once: {now}");
 
     // Regenerating replaces the stored hash: the old token is gone.
-    let second = call(
-        &app,
-        "POST",
-        "/api/calendar/subscription",
-        &acme.owner.token,
-        Some(&body),
-        201,
-    )
-    .await;
+    let second = subscribe().await;
     let second_token = second["token"].as_str().unwrap();
     assert_ne!(second_token, first_token);
     let rows = stored(&app).await;
@@ -238,15 +233,7 @@ async fn a_recurring_event_is_exported_in_local_time_with_its_zone() {
         json!({"title": "One-off", "starts_at": "2026-03-24T08:00:00Z", "timezone": "Europe/Berlin"}),
     )
     .await;
-    let response = send(
-        &app,
-        "GET",
-        &format!("/api/calendar/events.ics?workspace_id={}", acme.workspace_id),
-        Some(&acme.owner.token),
-        None,
-    )
-    .await;
-    assert_eq!(response.status().as_u16(), 200);
+    let response = ics(&app, &acme, &acme.owner.token).await;
     let text = response.text().await.unwrap();
     assert!(
         text.contains("DTSTART;TZID=Europe/Berlin:20260323T090000\r\n"),

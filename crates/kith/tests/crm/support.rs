@@ -121,6 +121,14 @@ pub async fn event(app: &TestApp, org: &Org, body: Value) -> Value {
     call(app, "POST", "/api/calendar/events", &org.owner.token, Some(&body), 201).await
 }
 
+/// The org's default workspace as an iCalendar export, fetched with `token`; asserts 200.
+pub async fn ics(app: &TestApp, org: &Org, token: &str) -> reqwest::Response {
+    let path = format!("/api/calendar/events.ics?workspace_id={}", org.workspace_id);
+    let response = send(app, "GET", &path, Some(token), None).await;
+    assert_eq!(response.status().as_u16(), 200);
+    response
+}
+
 /// Every row of every tenant table, as text, read by the superuser (bypassing RLS).
 pub async fn snapshot(app: &TestApp) -> Vec<String> {
     let admin = app.connect_as("postgres").await;

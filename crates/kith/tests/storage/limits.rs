@@ -100,13 +100,14 @@ async fn traversal_and_control_characters_in_names_are_refused() {
             .await;
         assert!(status == 400 || status == 404, "{bucket}: {status}");
     }
-    let response = s
-        .request(Method::POST, "/object/move", &s.service_key)
-        .json(&json!({"bucketId": "docs", "sourceKey": "a.txt", "destinationKey": "../a.txt"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
+    s.expect(
+        Method::POST,
+        "/object/move",
+        &s.service_key,
+        Some(&json!({"bucketId": "docs", "sourceKey": "a.txt", "destinationKey": "../a.txt"})),
+        400,
+    )
+    .await;
     assert_eq!((s.object_rows().await, s.files_on_disk()), (0, 0));
 }
 

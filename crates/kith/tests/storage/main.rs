@@ -82,6 +82,32 @@ impl StorageApp {
             .bearer_auth(token)
     }
 
+    /// Sends `method path` with `token` as bearer (and `body` as JSON); returns the status and the JSON answer
+    /// (null when the answer is not JSON).
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut request = self.request(method, path, token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// [`Self::call`] that expects `status`; returns the JSON answer.
+    pub async fn expect(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+        status: u16,
+    ) -> Value {
+        let (got, answer) = self.call(method, path, token, body).await;
+        assert_eq!(got, status, "{path}: {answer}");
+        answer
+    }
+
     /// Creates a bucket with the service key.
     pub async fn create_bucket(&self, body: Value) {
         let response = self

@@ -12,56 +12,39 @@ async fn json(response: reqwest::Response, status: u16) -> Value {
 async fn buckets_are_created_listed_updated_emptied_and_deleted() {
     let s = StorageApp::spawn(1 << 20).await;
     let key = s.service_key.clone();
-    let created = json(
-        s.request(Method::POST, "/bucket", &key)
-            .json(&json!({"id": "media", "name": "media", "public": false, "file_size_limit": "1MB", "allowed_mime_types": ["image/*"]}))
-            .send()
-            .await
-            .unwrap(),
-        200,
+    let created = s.expect(Method::POST, "/bucket", &key, Some(&json!({"id": "media", "name": "media", "public": false, "file_size_limit": "1MB", "allowed_mime_types": ["image/*"]})), 200).await;
+    assert_eq!(created, json!({"name": "media"}));
+    s.expect(Method::POST, "/bucket", &key, Some(&json!({"name": "media"})), 409)
+        .await;
+    s.expect(Method::POST, "/bucket", &key, Some(&json!({"name": "a/b"})), 400)
+        .await;
+    s.expect(
+        Method::POST,
+        "/bucket",
+        &key,
+        Some(&json!({"name": "x", "file_size_limit": -5})),
+        400,
     )
     .await;
-    assert_eq!(created, json!({"name": "media"}));
-    let again = s
-        .request(Method::POST, "/bucket", &key)
-        .json(&json!({"name": "media"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 409);
-    let bad = s
-        .request(Method::POST, "/bucket", &key)
-        .json(&json!({"name": "a/b"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
-    let bad = s
-        .request(Method::POST, "/bucket", &key)
-        .json(&json!({"name": "x", "file_size_limit": -5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
 
-    let bucket = json(s.request(Method::GET, "/bucket/media", &key).send().await.unwrap(), 200).await;
+    let bucket = s.expect(Method::GET, "/bucket/media", &key, None, 200).await;
     assert_eq!(bucket["file_size_limit"], 1_000_000);
     assert_eq!(bucket["allowed_mime_types"], json!(["image/*"]));
     assert_eq!(bucket["public"], false);
-    let listed = json(s.request(Method::GET, "/bucket", &key).send().await.unwrap(), 200).await;
+    let listed = s.expect(Method::GET, "/bucket", &key, None, 200).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
-    let updated = json(
-        s.request(Method::PUT, "/bucket/media", &key)
-            .json(&json!({"id": "media", "name": "media", "public": true, "file_size_limit": null}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let updated = s
+        .expect(
+            Method::PUT,
+            "/bucket/media",
+            &key,
+            Some(&json!({"id": "media", "name": "media", "public": true, "file_size_limit": null})),
+            200,
+        )
+        .await;
     assert_eq!(updated["message"], "Successfully updated");
-    let bucket = json(s.request(Method::GET, "/bucket/media", &key).send().await.unwrap(), 200).await;
+    let bucket = s.expect(Method::GET, "/bucket/media", &key, None, 200).await;
     assert_eq!(
         (bucket["public"].clone(), bucket["file_size_limit"].clone()),
         (json!(true), Value::Null)
@@ -71,33 +54,16 @@ async fn buckets_are_created_listed_updated_emptied_and_deleted() {
         json!(["image/*"]),
         "left alone when not sent"
     );
-    let missing = s
-        .request(Method::PUT, "/bucket/nope", &key)
-        .json(&json!({"public": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
+    s.expect(Method::PUT, "/bucket/nope", &key, Some(&json!({"public": true})), 404)
+        .await;
 
     let (status, _) = s.upload(&key, "media", "a.png", "image/png", vec![1; 10]).await;
     assert_eq!(status, 200);
-    let refused = s.request(Method::DELETE, "/bucket/media", &key).send().await.unwrap();
-    assert_eq!(refused.status(), 409);
-    let emptied = json(
-        s.request(Method::POST, "/bucket/media/empty", &key)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    s.expect(Method::DELETE, "/bucket/media", &key, None, 409).await;
+    let emptied = s.expect(Method::POST, "/bucket/media/empty", &key, None, 200).await;
     assert_eq!(emptied["message"], "Successfully emptied");
     assert_eq!((s.object_rows().await, s.files_on_disk()), (0, 0));
-    let deleted = json(
-        s.request(Method::DELETE, "/bucket/media", &key).send().await.unwrap(),
-        200,
-    )
-    .await;
+    let deleted = s.expect(Method::DELETE, "/bucket/media", &key, None, 200).await;
     assert_eq!(deleted["message"], "Successfully deleted");
     let gone = s.request(Method::GET, "/bucket/media", &key).send().await.unwrap();
     assert_eq!(gone.status(), 404);
@@ -186,38 +152,33 @@ async fn objects_upload_upsert_update_download_move_copy_and_remove() {
         .unwrap();
     assert_eq!(response.status(), 304);
 
-    let info = json(
-        s.request(Method::GET, "/object/info/docs/folder/a.txt", &key)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let info = s
+        .expect(Method::GET, "/object/info/docs/folder/a.txt", &key, None, 200)
+        .await;
     assert_eq!(
         (info["size"].clone(), info["content_type"].clone()),
         (json!(5), json!("text/plain"))
     );
 
-    let copied = json(
-        s.request(Method::POST, "/object/copy", &key)
-            .json(&json!({"bucketId": "docs", "sourceKey": "folder/a.txt", "destinationKey": "folder/b.txt"}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let copied = s
+        .expect(
+            Method::POST,
+            "/object/copy",
+            &key,
+            Some(&json!({"bucketId": "docs", "sourceKey": "folder/a.txt", "destinationKey": "folder/b.txt"})),
+            200,
+        )
+        .await;
     assert_eq!(copied["Key"], "docs/folder/b.txt");
-    let moved = json(
-        s.request(Method::POST, "/object/move", &key)
-            .json(&json!({"bucketId": "docs", "sourceKey": "folder/b.txt", "destinationKey": "other/c.txt"}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let moved = s
+        .expect(
+            Method::POST,
+            "/object/move",
+            &key,
+            Some(&json!({"bucketId": "docs", "sourceKey": "folder/b.txt", "destinationKey": "other/c.txt"})),
+            200,
+        )
+        .await;
     assert_eq!(moved["message"], "Successfully moved");
     let response = s
         .request(Method::GET, "/object/docs/other/c.txt", &key)
@@ -225,22 +186,18 @@ async fn objects_upload_upsert_update_download_move_copy_and_remove() {
         .await
         .unwrap();
     assert_eq!(response.text().await.unwrap(), "third");
-    let response = s
-        .request(Method::GET, "/object/docs/folder/b.txt", &key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    s.expect(Method::GET, "/object/docs/folder/b.txt", &key, None, 404)
+        .await;
 
-    let removed = json(
-        s.request(Method::DELETE, "/object/docs", &key)
-            .json(&json!({"prefixes": ["folder/a.txt", "other/c.txt", "never/was.txt"]}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let removed = s
+        .expect(
+            Method::DELETE,
+            "/object/docs",
+            &key,
+            Some(&json!({"prefixes": ["folder/a.txt", "other/c.txt", "never/was.txt"]})),
+            200,
+        )
+        .await;
     assert_eq!(removed.as_array().unwrap().len(), 2);
     assert_eq!((s.object_rows().await, s.files_on_disk()), (0, 0));
 }
@@ -302,13 +259,14 @@ async fn lists_show_one_level_with_prefix_search_limit_and_offset() {
         list(json!({"prefix": "dir", "sortBy": {"column": "name", "order": "desc"}})).await[0].0,
         "sub"
     );
-    let bad = s
-        .request(Method::POST, "/object/list/tree", &key)
-        .json(&json!({"prefix": "dir", "sortBy": {"column": "name; drop table x"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+    s.expect(
+        Method::POST,
+        "/object/list/tree",
+        &key,
+        Some(&json!({"prefix": "dir", "sortBy": {"column": "name; drop table x"}})),
+        400,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -320,15 +278,15 @@ async fn signed_urls_download_until_they_expire() {
         .upload(&key, "share", "my file.txt", "text/plain", b"shared".to_vec())
         .await;
     assert_eq!(status, 200);
-    let signed = json(
-        s.request(Method::POST, "/object/sign/share/my file.txt", &key)
-            .json(&json!({"expiresIn": 60}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let signed = s
+        .expect(
+            Method::POST,
+            "/object/sign/share/my file.txt",
+            &key,
+            Some(&json!({"expiresIn": 60})),
+            200,
+        )
+        .await;
     let url = signed["signedURL"].as_str().unwrap();
     assert!(url.starts_with("/object/sign/share/my file.txt?token="), "{url}");
     let base = s.url.clone();
@@ -360,15 +318,15 @@ async fn signed_urls_download_until_they_expire() {
         .unwrap();
     assert_eq!(response.status(), 400);
 
-    let many = json(
-        s.request(Method::POST, "/object/sign/share", &key)
-            .json(&json!({"expiresIn": 1, "paths": ["my file.txt", "missing.txt"]}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let many = s
+        .expect(
+            Method::POST,
+            "/object/sign/share",
+            &key,
+            Some(&json!({"expiresIn": 1, "paths": ["my file.txt", "missing.txt"]})),
+            200,
+        )
+        .await;
     assert_eq!(many[0]["error"], Value::Null);
     assert_eq!(many[1]["signedURL"], Value::Null);
     assert!(many[1]["error"].is_string());
@@ -376,13 +334,14 @@ async fn signed_urls_download_until_they_expire() {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let response = s.app.http.get(format!("{base}{short}")).send().await.unwrap();
     assert_eq!(response.status(), 400, "expired");
-    let bad = s
-        .request(Method::POST, "/object/sign/share/my file.txt", &key)
-        .json(&json!({"expiresIn": 0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+    s.expect(
+        Method::POST,
+        "/object/sign/share/my file.txt",
+        &key,
+        Some(&json!({"expiresIn": 0})),
+        400,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -410,14 +369,9 @@ async fn multipart_uploads_take_the_files_type_and_fields() {
     assert_eq!(response.headers()["content-type"], "image/png");
     assert_eq!(response.headers()["cache-control"], "max-age=60");
     assert_eq!(response.text().await.unwrap(), "PNGDATA");
-    let info = json(
-        s.request(Method::GET, "/object/info/forms/pic.png", &key)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let info = s
+        .expect(Method::GET, "/object/info/forms/pic.png", &key, None, 200)
+        .await;
     assert_eq!(info["metadata"], json!({"k": "v"}));
 }
 

@@ -44,47 +44,48 @@ async fn another_users_folder_is_refused_by_rls() {
         format!("/object/authenticated/private/{mine}"),
         format!("/object/info/private/{mine}"),
     ] {
-        let response = s.request(Method::GET, &path, &bob.token).send().await.unwrap();
-        assert_eq!(response.status(), 404, "{path}");
+        s.expect(Method::GET, &path, &bob.token, None, 404).await;
     }
-    let listed: Value = s
-        .request(Method::POST, "/object/list/private", &bob.token)
-        .json(&json!({"prefix": ada.id.to_string()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = s
+        .expect(
+            Method::POST,
+            "/object/list/private",
+            &bob.token,
+            Some(&json!({"prefix": ada.id.to_string()})),
+            200,
+        )
+        .await;
     assert_eq!(listed, json!([]));
-    let response = s
-        .request(Method::POST, &format!("/object/sign/private/{mine}"), &bob.token)
-        .json(&json!({"expiresIn": 60}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    s.expect(
+        Method::POST,
+        &format!("/object/sign/private/{mine}"),
+        &bob.token,
+        Some(&json!({"expiresIn": 60})),
+        404,
+    )
+    .await;
     for (route, destination) in [
         ("/object/move", format!("{}/stolen.txt", bob.id)),
         ("/object/copy", format!("{}/copied.txt", bob.id)),
     ] {
-        let response = s
-            .request(Method::POST, route, &bob.token)
-            .json(&json!({"bucketId": "private", "sourceKey": mine, "destinationKey": destination}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 404, "{route}");
+        s.expect(
+            Method::POST,
+            route,
+            &bob.token,
+            Some(&json!({"bucketId": "private", "sourceKey": mine, "destinationKey": destination})),
+            404,
+        )
+        .await;
     }
-    let removed: Value = s
-        .request(Method::DELETE, "/object/private", &bob.token)
-        .json(&json!({"prefixes": [mine]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let removed = s
+        .expect(
+            Method::DELETE,
+            "/object/private",
+            &bob.token,
+            Some(&json!({"prefixes": [mine]})),
+            200,
+        )
+        .await;
     assert_eq!(removed, json!([]));
     assert_eq!((s.object_rows().await, s.files_on_disk()), (1, 1));
 
@@ -96,15 +97,15 @@ async fn another_users_folder_is_refused_by_rls() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "ada's notes");
-    let listed: Value = s
-        .request(Method::POST, "/object/list/private", &ada.token)
-        .json(&json!({"prefix": ada.id.to_string()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = s
+        .expect(
+            Method::POST,
+            "/object/list/private",
+            &ada.token,
+            Some(&json!({"prefix": ada.id.to_string()})),
+            200,
+        )
+        .await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed[0]["name"], "notes.txt");
 
@@ -129,39 +130,18 @@ async fn without_policies_only_the_service_role_may_use_a_bucket() {
     assert_eq!(status, 403);
     assert_eq!((s.object_rows().await, s.files_on_disk()), (0, 0));
     // Buckets are rows under RLS too: a signed-in user cannot create, see or delete them without a policy.
-    let response = s
-        .request(Method::POST, "/bucket", &ada.token)
-        .json(&json!({"name": "mine"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 403);
-    let buckets: Value = s
-        .request(Method::GET, "/bucket", &ada.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    s.expect(Method::POST, "/bucket", &ada.token, Some(&json!({"name": "mine"})), 403)
+        .await;
+    let buckets = s.expect(Method::GET, "/bucket", &ada.token, None, 200).await;
     assert_eq!(buckets, json!([]));
-    let response = s
-        .request(Method::DELETE, "/bucket/closed", &ada.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    s.expect(Method::DELETE, "/bucket/closed", &ada.token, None, 404).await;
 
     let (status, _) = s
         .upload(&s.service_key, "closed", "a.txt", "text/plain", b"x".to_vec())
         .await;
     assert_eq!(status, 200);
-    let response = s
-        .request(Method::GET, "/object/closed/a.txt", &ada.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    s.expect(Method::GET, "/object/closed/a.txt", &ada.token, None, 404)
+        .await;
 }
 
 #[tokio::test]
@@ -237,26 +217,17 @@ async fn public_buckets_serve_anyone_by_url_but_list_only_by_policy() {
 
     // The same rows are invisible on every other route.
     let ada = s.app.create_user().await;
-    let listed: Value = s
-        .request(Method::POST, "/object/list/assets", &ada.token)
-        .json(&json!({"prefix": "img"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = s
+        .expect(
+            Method::POST,
+            "/object/list/assets",
+            &ada.token,
+            Some(&json!({"prefix": "img"})),
+            200,
+        )
+        .await;
     assert_eq!(listed, json!([]));
-    let response = s
-        .request(Method::GET, "/object/assets/img/logo.svg", &ada.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
-    let response = s
-        .request(Method::GET, "/bucket/assets", &ada.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    s.expect(Method::GET, "/object/assets/img/logo.svg", &ada.token, None, 404)
+        .await;
+    s.expect(Method::GET, "/bucket/assets", &ada.token, None, 404).await;
 }
