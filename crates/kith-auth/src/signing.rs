@@ -134,6 +134,12 @@ impl Signer {
     }
 }
 
+/// The channel every node listens on to reload its keys as soon as they change (on commit), not only at the
+/// next periodic reload.
+pub const KEYS_CHANNEL: &str = "kith_signing_keys";
+
+const NOTIFY_KEYS_CHANGED: &str = "select pg_notify('kith_signing_keys', '')";
+
 /// Creates a new ES256 key that signs from now on; earlier keys become verify-only. Returns its `kid`.
 pub async fn rotate(db: &PrivilegedDb) -> Result<String, KeyError> {
     let rng = SystemRandom::new();
@@ -162,6 +168,7 @@ pub async fn rotate(db: &PrivilegedDb) -> Result<String, KeyError> {
         &[&kid, &pkcs8.as_ref(), &jwk],
     )
     .await?;
+    tx.query(NOTIFY_KEYS_CHANGED, &[]).await?;
     tx.commit().await?;
     tracing::info!(%kid, "signing key rotated");
     Ok(kid)
@@ -177,6 +184,7 @@ pub async fn retire(db: &PrivilegedDb, kid: &str) -> Result<bool, KeyError> {
             &[&kid],
         )
         .await?;
+    tx.query(NOTIFY_KEYS_CHANGED, &[]).await?;
     tx.commit().await?;
     Ok(!rows.is_empty())
 }

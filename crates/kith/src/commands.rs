@@ -141,12 +141,31 @@ pub async fn build_state(
     )
     .await?;
     auth.reload_keys().await?;
+    // Keys are reloaded when a node rotates or retires one (NOTIFY), and every minute in case a notification
+    // was missed while the listening connection was down.
     let reload = auth.clone();
+    let db = state.db.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.tick().await;
+        let mut changes = None;
         loop {
-            tick.tick().await;
+            if changes.is_none() {
+                changes = db.listen(signing::KEYS_CHANNEL).await.ok();
+            }
+            tokio::select! {
+                _ = tick.tick() => {}
+                changed = async {
+                    match changes.as_mut() {
+                        Some(changes) => changes.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if changed.is_none() {
+                        changes = None;
+                    }
+                }
+            }
             if let Err(err) = reload.reload_keys().await {
                 tracing::warn!(error = %err, "cannot reload signing keys");
             }
@@ -164,7 +183,7 @@ pub async fn manage_keys(connections: &Connections, action: &KeysCommand) -> any
         KeysCommand::Rotate => {
             let kid = signing::rotate(&db).await?;
             println!("new signing key {kid} (ES256) signs from now on; earlier keys keep verifying until retired");
-            println!("running servers pick it up within a minute");
+            println!("running servers pick it up at once (and within a minute if a notification is missed)");
         }
         KeysCommand::Retire { kid } => {
             if !signing::retire(&db, kid).await? {

@@ -1,6 +1,6 @@
 //! Two `kith serve` processes on one database behave as one service behind a load balancer: requests alternate
-//! between the nodes, and sessions, refresh-token rotation with reuse detection, rate limits, invitations and
-//! the data API's schema reload (NOTIFY) hold across them. Both start at once, so the migration lock is raced
+//! between the nodes, and sessions, refresh-token rotation with reuse detection, rate limits, invitations,
+//! signing-key rotation and the data API's schema reload (NOTIFY) hold across them. Both start at once, so the migration lock is raced
 //! too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -252,4 +252,57 @@ async fn two_nodes_on_one_database_behave_as_one_service() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+
+    // A signing key rotated by `kith keys rotate` signs on one node and verifies on the other at once (NOTIFY),
+    // not only after the minute's periodic reload; tokens signed before keep working.
+    let rotate = Command::new(env!("CARGO_BIN_EXE_kith"))
+        .args(["keys", "rotate"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &database_url)
+        .env("KITH_JWT_SECRET", SECRET)
+        .env("KITH_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert!(rotate.status.success(), "{}", String::from_utf8_lossy(&rotate.stderr));
+    for node in [&a, &b] {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let jwks = http
+                .get(format!("{}/auth/v1/.well-known/jwks.json", node.base))
+                .send()
+                .await
+                .unwrap();
+            if jwks.text().await.unwrap().contains("ES256") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not load the rotated key within 5 s",
+                node.base
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let body = json!({"email": "owner@two-nodes.test", "password": "two-nodes-pw"});
+    let session = json_body(
+        post(&http, &a, "/auth/v1/token?grant_type=password", None, &body).await,
+        200,
+    )
+    .await;
+    let fresh = session["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(header_alg(&fresh), "ES256");
+    json_body(get(&http, &b, "/api/profile", &fresh).await, 200).await;
+    json_body(get(&http, &b, "/api/profile", &grace_token).await, 200).await;
+}
+
+/// The `alg` in a JWT's header.
+fn header_alg(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["alg"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
