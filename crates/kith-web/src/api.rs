@@ -80,6 +80,27 @@ pub async fn call(
     })
 }
 
+/// `GET path` as the session's user, answered as a file download named `filename`.
+pub async fn download(
+    state: &WebState,
+    session: &BrowserSession,
+    path: &str,
+    content_type: &'static str,
+    filename: &'static str,
+) -> Result<axum::response::Response, Refusal> {
+    use axum::response::IntoResponse;
+    let (_, bytes) = call_raw(state, session, Method::GET, path, None).await?;
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// Calls `method path` with a body of the given content type; the answer's headers and bytes on success.
 pub async fn call_raw(
     state: &WebState,

@@ -8,17 +8,17 @@
 //! commit with the same budget). Writes: the `/api` handlers in process (`api.rs`).
 
 use crate::WebState;
-use crate::api::{self, Refusal};
+use crate::api;
 use crate::auth_pages::{form, see_other};
-use crate::current::{self, Current};
-use crate::errors::{error_page, forbidden_response, internal_error_response, not_found_response};
+use crate::current::{self, Current, refused_write};
+use crate::errors::{forbidden_response, internal_error_response, not_found_response};
 use crate::render::{Chrome, page};
-use crate::session::{Visitor, unavailable};
+use crate::session::Visitor;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use kith_auth::browser::BrowserSession;
@@ -445,22 +445,6 @@ pub async fn edit(state: &WebState, visitor: &mut Visitor, session: &BrowserSess
     }
 }
 
-/// A refused write: the 403 page for what the role may not do, the 404 page for what the caller cannot see.
-fn refused_write(refusal: &Refusal) -> Option<Response> {
-    Some(match refusal.status {
-        StatusCode::UNAUTHORIZED => see_other("/login"),
-        StatusCode::NOT_FOUND => not_found_response(),
-        StatusCode::FORBIDDEN => error_page(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            &format!("{} Nothing was changed.", refusal.message.trim_end_matches('.')),
-        ),
-        StatusCode::SERVICE_UNAVAILABLE => unavailable(),
-        s if s.is_server_error() => internal_error_response(),
-        _ => return None,
-    })
-}
-
 fn sentence(message: &str) -> String {
     let mut text = message.trim().to_owned();
     if let Some(first) = text.get(0..1) {
@@ -584,21 +568,8 @@ pub async fn ics(state: &WebState, visitor: &Visitor, session: &BrowserSession, 
         Err(err) => return current::refused(&err),
     };
     let path = format!("/api/calendar/events.ics?workspace_id={}", current.ctx.workspace_id);
-    match api::call_raw(state, session, Method::GET, &path, None).await {
-        Ok((_, bytes)) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/calendar; charset=utf-8"),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_static("attachment; filename=\"kith.ics\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+    match api::download(state, session, &path, "text/calendar; charset=utf-8", "kith.ics").await {
+        Ok(file) => file,
         Err(refusal) => refused_write(&refusal).unwrap_or_else(internal_error_response),
     }
 }

@@ -7,17 +7,17 @@
 //! Writes: the `/api` handlers, in process (`api.rs`). Another tenant's contact id answers the 404 page.
 
 use crate::WebState;
-use crate::api::{self, Refusal};
+use crate::api;
 use crate::auth_pages::{form, see_other};
-use crate::current::{self, Current};
+use crate::current::{self, Current, refused_write};
 use crate::errors::{error_page, forbidden_response, internal_error_response, not_found_response};
 use crate::render::{Chrome, page};
-use crate::session::{Visitor, unavailable};
+use crate::session::Visitor;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use kith_auth::browser::BrowserSession;
@@ -84,22 +84,6 @@ async fn workspace(
     let found = current::resolve(&mut tx, session, current::asked(query), visitor.workspace.as_deref()).await?;
     tx.commit().await?;
     Ok(found)
-}
-
-/// A refused write: the 403 page for what the role may not do, the 404 page for what the caller cannot see.
-fn refused_write(refusal: &Refusal) -> Option<Response> {
-    Some(match refusal.status {
-        StatusCode::UNAUTHORIZED => see_other("/login"),
-        StatusCode::NOT_FOUND => not_found_response(),
-        StatusCode::FORBIDDEN => error_page(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            &format!("{} Nothing was changed.", refusal.message.trim_end_matches('.')),
-        ),
-        StatusCode::SERVICE_UNAVAILABLE => unavailable(),
-        s if s.is_server_error() => internal_error_response(),
-        _ => return None,
-    })
 }
 
 fn display_name(first: Option<&str>, last: Option<&str>, email: Option<&str>) -> String {
@@ -1161,21 +1145,8 @@ pub async fn export(state: &WebState, visitor: &Visitor, session: &BrowserSessio
         current.ctx.workspace_id,
         filter.api_query(today)
     );
-    match api::call_raw(state, session, Method::GET, &path, None).await {
-        Ok((_, bytes)) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/csv; charset=utf-8"),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_static("attachment; filename=\"contacts.csv\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+    match api::download(state, session, &path, "text/csv; charset=utf-8", "contacts.csv").await {
+        Ok(file) => file,
         Err(refusal) => refused_write(&refusal).unwrap_or_else(internal_error_response),
     }
 }

@@ -2,6 +2,8 @@
 //! page), else the one remembered from the switcher when it is still the caller's, else the first one. Checked in
 //! the caller's own transaction with the same `workspace_ctx` every `/api` workspace route uses.
 
+use crate::api::Refusal;
+use crate::auth_pages::see_other;
 use crate::errors::{error_page, forbidden_response, internal_error_response, not_found_response};
 use crate::session::unavailable;
 use axum::http::StatusCode;
@@ -92,4 +94,20 @@ pub fn refused(err: &ApiError) -> Response {
             _ => internal_error_response(),
         },
     }
+}
+
+/// A refused write (`None`: a refusal the form shows itself, such as a field error): the 403 page for what the role may not do, the 404 page for what the caller cannot see.
+pub fn refused_write(refusal: &Refusal) -> Option<Response> {
+    Some(match refusal.status {
+        StatusCode::UNAUTHORIZED => see_other("/login"),
+        StatusCode::NOT_FOUND => not_found_response(),
+        StatusCode::FORBIDDEN => error_page(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            &format!("{} Nothing was changed.", refusal.message.trim_end_matches('.')),
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => unavailable(),
+        s if s.is_server_error() => internal_error_response(),
+        _ => return None,
+    })
 }
