@@ -18,6 +18,7 @@ pub mod audit;
 pub mod browser;
 pub mod config;
 pub mod error;
+pub mod feed;
 pub mod mfa;
 pub mod password;
 mod rate_limit;

@@ -521,8 +521,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<CrmState>)> {
                 "/api/calendar/events/{id}",
                 Item,
                 Some(Member),
-                "Update an event",
+                "Update an event, or one occurrence of a repeating event",
             )
+            .query::<calendar::OccurrenceQuery>()
             .json::<calendar::EventInput>()
             .returns::<openapi::EventReply>(200),
             patch(calendar::update),
@@ -533,9 +534,9 @@ pub fn route_table() -> Vec<(RouteSpec, MethodRouter<CrmState>)> {
                 "/api/calendar/events/{id}",
                 Item,
                 Some(Member),
-                "Delete an event",
+                "Delete an event, or one occurrence of a repeating event",
             )
-            .query::<context::ItemQuery>(),
+            .query::<calendar::OccurrenceQuery>(),
             delete(calendar::remove),
         ),
     ]

@@ -191,6 +191,10 @@ pub struct EventReply {
     rrule: Option<String>,
     /// In a listing, the start of this occurrence of a recurring event; otherwise `null`.
     occurrence_start: Option<DateTime<Utc>>,
+    /// For a changed occurrence of a series (`PATCH …?occurrence=`): the series; otherwise `null`.
+    series_id: Option<Uuid>,
+    /// For a changed occurrence: the start of the occurrence it replaces; otherwise `null`.
+    recurrence_id: Option<DateTime<Utc>>,
 }
 
 /// Every error status `spec` can answer, with the `error.code`s it answers them with.

@@ -8,6 +8,7 @@ use crate::WebState;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use kith_auth::browser::BrowserSession;
+use kith_db::Caller;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -109,7 +110,18 @@ pub async fn call_raw(
     path: &str,
     body: Option<(&'static str, Vec<u8>)>,
 ) -> Result<(axum::http::HeaderMap, axum::body::Bytes), Refusal> {
-    let claims: Value = serde_json::from_str(session.caller.claims_json()).map_err(|_| Refusal::internal())?;
+    call_raw_as(state, &session.caller, method, path, body).await
+}
+
+/// [`call_raw`] as `caller` (a browser session's, or a calendar feed's reader).
+pub async fn call_raw_as(
+    state: &WebState,
+    caller: &Caller,
+    method: Method,
+    path: &str,
+    body: Option<(&'static str, Vec<u8>)>,
+) -> Result<(axum::http::HeaderMap, axum::body::Bytes), Refusal> {
+    let claims: Value = serde_json::from_str(caller.claims_json()).map_err(|_| Refusal::internal())?;
     let token = state.auth().signer().sign(&claims).map_err(|err| {
         tracing::error!(error = %err, "cannot sign the page's access token");
         Refusal::internal()

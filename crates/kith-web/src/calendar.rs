@@ -2,7 +2,7 @@
 //! day list on narrow ones, from the same markup — with recurring occurrences expanded and all-day events marked;
 //! "New event" (title, date, times or all day, time zone, recurrence presets or a custom RRULE, attendees, linked
 //! contacts) and `/dashboard/calendar/events/{id}` to edit or delete an event (the whole series: the API has no
-//! per-occurrence exceptions yet); the workspace's `.ics` file.
+//! per-occurrence exceptions yet); the workspace's `.ics` file and the user's subscription URL for calendar apps.
 //!
 //! Reads: one read-only caller transaction (`calendar::window`, the `/api` listing's own query; expansion after
 //! commit with the same budget). Writes: the `/api` handlers in process (`api.rs`).
@@ -22,9 +22,10 @@ use axum::response::Response;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use kith_auth::browser::BrowserSession;
-use kith_crm::calendar::{expand, window};
+use kith_crm::calendar::Event;
+use kith_crm::calendar::{expand, store as calendar_store, window};
 use kith_crm::context::{Item, OrgRole, item_ctx};
-use kith_crm::pages::{self, EventView};
+use kith_crm::pages;
 use kith_db::Access;
 use kith_http::{ApiError, AuthUser};
 use serde_json::{Value, json};
@@ -107,10 +108,15 @@ impl EventForm {
         }
     }
 
-    fn from_event(e: &EventView) -> Self {
+    /// The form of `e`, or of its occurrence that starts at `occurrence`.
+    fn from_event(e: &Event, occurrence: Option<DateTime<Utc>>) -> Self {
         let tz: Tz = e.timezone.parse().unwrap_or(chrono_tz::UTC);
-        let start = e.starts_at.with_timezone(&tz);
-        let end = e.ends_at.with_timezone(&tz);
+        let (starts_at, ends_at) = match occurrence {
+            Some(at) => (at, at + (e.ends_at - e.starts_at)),
+            None => (e.starts_at, e.ends_at),
+        };
+        let start = starts_at.with_timezone(&tz);
+        let end = ends_at.with_timezone(&tz);
         let preset = PRESETS
             .iter()
             .find(|p| !p.2.is_empty() && e.rrule.as_deref() == Some(p.2))
@@ -132,7 +138,12 @@ impl EventForm {
             } else {
                 String::new()
             },
-            attendees: e.attendees.join(", "),
+            attendees: e
+                .attendees
+                .iter()
+                .map(|a| a.email.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             location: e.location.clone().unwrap_or_default(),
             description: e.description.clone().unwrap_or_default(),
             contact_ids: e.contact_ids.clone(),
@@ -268,11 +279,13 @@ impl EventForm {
 }
 
 struct Slot {
-    id: Uuid,
+    /// The page that edits it: the event, or this occurrence of a series.
+    href: String,
     when: String,
     title: String,
     all_day: bool,
-    recurring: bool,
+    /// "repeats", "changed" (one occurrence of a series, changed), or empty.
+    note: &'static str,
 }
 
 struct Day {
@@ -299,6 +312,21 @@ struct CalendarPage {
     contacts: Vec<(Uuid, String)>,
     /// The edit page of one event (`None`: the week with "New event").
     editing: Option<Uuid>,
+    /// On the edit page of one occurrence of a series: its start (RFC 3339) and, for people, its date.
+    occurrence: Option<(String, String)>,
+    /// On the edit page of a changed occurrence: its series.
+    series_id: Option<Uuid>,
+    /// When the user's subscription URL for this workspace was made, if there is one.
+    subscribed_at: Option<String>,
+    /// A subscription URL just made: shown this once.
+    feed_url: Option<String>,
+}
+
+/// What an edit page edits: an event, or one occurrence (by its start) of a series.
+#[derive(Debug, Clone, Copy)]
+struct Editing {
+    id: Uuid,
+    occurrence: Option<DateTime<Utc>>,
 }
 
 /// Loads the week starting `monday` (and, when `editing`, that event's form).
@@ -307,7 +335,7 @@ async fn load(
     visitor: &mut Visitor,
     session: &BrowserSession,
     query: Option<&str>,
-    editing: Option<Uuid>,
+    editing: Option<Editing>,
 ) -> Result<Option<CalendarPage>, ApiError> {
     let mut tx = state.db().begin_as(&session.caller, Access::ReadOnly).await?;
     let (current, event) = match editing {
@@ -315,7 +343,7 @@ async fn load(
             Some(current) => (current, None),
             None => return Ok(None),
         },
-        Some(id) => {
+        Some(Editing { id, .. }) => {
             let user = AuthUser {
                 caller: session.caller.clone(),
                 user_id: session.user_id,
@@ -329,8 +357,10 @@ async fn load(
             let Some(current) = current::resolve(&mut tx, session, asked, None).await? else {
                 return Ok(None);
             };
-            let Some(event) = pages::event(&mut tx, &ctx, id).await? else {
-                return Ok(None);
+            let event = match calendar_store::get(&mut tx, &ctx, id).await {
+                Ok(event) => event,
+                Err(err) if err.status() == StatusCode::NOT_FOUND => return Ok(None),
+                Err(err) => return Err(err),
             };
             (current, Some(event))
         }
@@ -338,19 +368,29 @@ async fn load(
     let Current { ctx, label, tz } = current;
     let params = query_map(query);
     let today = Utc::now().with_timezone(&tz).date_naive();
-    let anchor = match &event {
-        Some(e) => e.starts_at.with_timezone(&tz).date_naive().max(today),
-        None => params
+    // An occurrence is edited on its own only where the event is a series.
+    let occurrence = editing
+        .and_then(|e| e.occurrence)
+        .filter(|_| event.as_ref().is_some_and(|e| e.rrule.is_some()));
+    let anchor = match (&event, occurrence) {
+        (Some(_), Some(at)) => at.with_timezone(&tz).date_naive(),
+        (Some(e), None) => e.starts_at.with_timezone(&tz).date_naive().max(today),
+        (None, _) => params
             .get("week")
             .and_then(|w| NaiveDate::parse_from_str(w.trim(), "%Y-%m-%d").ok())
             .filter(|d| d.year() > 1900 && d.year() < 2200)
             .unwrap_or(today),
     };
-    let monday = monday_of(if event.is_some() { today } else { anchor });
+    let monday = monday_of(if event.is_some() && occurrence.is_none() {
+        today
+    } else {
+        anchor
+    });
     let dates: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
     let from = midnight(monday, tz);
     let to = midnight(monday + Duration::days(7), tz);
     let events = window(&mut tx, &ctx, from, to).await?;
+    let subscription = calendar_store::subscription(&mut tx, &ctx).await?;
     let contacts = if ctx.role >= OrgRole::Member {
         pages::contact_choices(&mut tx, &ctx, CONTACT_CHOICES).await?
     } else {
@@ -375,7 +415,15 @@ async fn load(
                     day == *date || (*date == monday && day < monday)
                 })
                 .map(|o| Slot {
-                    id: o.event.id,
+                    href: match o.event.rrule {
+                        Some(_) => format!(
+                            "/dashboard/calendar/events/{}?occurrence={}",
+                            o.event.id,
+                            url::form_urlencoded::byte_serialize(o.starts_at.to_rfc3339().as_bytes())
+                                .collect::<String>()
+                        ),
+                        None => format!("/dashboard/calendar/events/{}", o.event.id),
+                    },
                     when: if o.event.all_day {
                         "All day".into()
                     } else {
@@ -387,7 +435,11 @@ async fn load(
                     },
                     title: o.event.title.clone(),
                     all_day: o.event.all_day,
-                    recurring: o.event.rrule.is_some(),
+                    note: match (&o.event.rrule, o.event.exceptions.replaces) {
+                        (Some(_), _) => "repeats",
+                        (None, Some(_)) => "changed",
+                        (None, None) => "",
+                    },
                 })
                 .collect();
             Day {
@@ -399,14 +451,18 @@ async fn load(
         .collect();
     let sunday = monday + Duration::days(6);
     let form = match &event {
-        Some(e) => EventForm::from_event(e),
+        Some(e) => EventForm::from_event(e, occurrence),
         None => EventForm::blank(tz, if anchor == today { today } else { monday }),
     };
     Ok(Some(CalendarPage {
         chrome: chrome(
             visitor,
             session,
-            if event.is_some() { "Edit event" } else { "Calendar" },
+            match (&event, occurrence) {
+                (Some(_), Some(_)) => "Edit one occurrence",
+                (Some(_), None) => "Edit event",
+                (None, _) => "Calendar",
+            },
         ),
         workspace_label: label,
         workspace_id: ctx.workspace_id,
@@ -420,7 +476,16 @@ async fn load(
         can_write: ctx.role >= OrgRole::Member,
         form,
         contacts,
+        occurrence: occurrence.map(|at| {
+            let day = at.with_timezone(&tz).format("%A %-d %B %Y").to_string();
+            (at.to_rfc3339(), day)
+        }),
+        series_id: event.as_ref().and_then(|e| e.exceptions.replaces).map(|r| r.0),
         editing: event.map(|e| e.id),
+        subscribed_at: subscription
+            .created_at
+            .map(|t| t.with_timezone(&tz).format("%-d %B %Y, %H:%M").to_string()),
+        feed_url: None,
     }))
 }
 
@@ -434,15 +499,29 @@ pub async fn show(state: &WebState, visitor: &mut Visitor, session: &BrowserSess
 }
 
 /// `GET /dashboard/calendar/events/{id}`: the week with the event's edit form.
-pub async fn edit(state: &WebState, visitor: &mut Visitor, session: &BrowserSession, raw_id: &str) -> Response {
+pub async fn edit(
+    state: &WebState,
+    visitor: &mut Visitor,
+    session: &BrowserSession,
+    raw_id: &str,
+    query: Option<&str>,
+) -> Response {
     let Ok(id) = Uuid::parse_str(raw_id) else {
         return not_found_response();
     };
-    match load(state, visitor, session, None, Some(id)).await {
+    let occurrence = query_map(query).get("occurrence").and_then(|t| parse_instant(t));
+    match load(state, visitor, session, None, Some(Editing { id, occurrence })).await {
         Ok(Some(template)) => page(StatusCode::OK, &template),
         Ok(None) => not_found_response(),
         Err(err) => current::refused(&err),
     }
+}
+
+/// An RFC 3339 instant, as an occurrence's start is written in links and forms.
+fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn sentence(message: &str) -> String {
@@ -487,6 +566,14 @@ pub async fn submit(
         Some(Ok(id)) => Some(id),
         Some(Err(_)) => return visitor.finish(not_found_response()),
     };
+    // One occurrence of a series rather than the event: the API's `occurrence`, checked there.
+    let occurrence = fields.get("occurrence").filter(|t| !t.trim().is_empty());
+    let scope = occurrence.map_or_else(String::new, |t| {
+        format!(
+            "?occurrence={}",
+            url::form_urlencoded::byte_serialize(t.trim().as_bytes()).collect::<String>()
+        )
+    });
     let result = match (id, action.as_str()) {
         (None, "") => {
             let raw = fields.get("workspace_id").cloned().unwrap_or_default();
@@ -502,7 +589,7 @@ pub async fn submit(
                 &state,
                 &session,
                 Method::PATCH,
-                &format!("/api/calendar/events/{id}"),
+                &format!("/api/calendar/events/{id}{scope}"),
                 Some(&event_form.json()),
             )
             .await
@@ -512,7 +599,7 @@ pub async fn submit(
                 &state,
                 &session,
                 Method::DELETE,
-                &format!("/api/calendar/events/{id}"),
+                &format!("/api/calendar/events/{id}{scope}"),
                 None,
             )
             .await
@@ -521,10 +608,11 @@ pub async fn submit(
     };
     match result {
         Ok(saved) => {
-            // Back to the week the event is in.
+            // Back to the week the event (or the cancelled occurrence) is in.
             let week = saved["starts_at"]
                 .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .or(occurrence.map(String::as_str))
+                .and_then(parse_instant)
                 .map(|t| format!("?week={}", t.date_naive()))
                 .unwrap_or_default();
             visitor.finish(see_other(&format!("/dashboard/calendar{week}")))
@@ -539,7 +627,11 @@ pub async fn submit(
                     url::form_urlencoded::byte_serialize(w.as_bytes()).collect::<String>()
                 )
             });
-            let response = match load(&state, &mut visitor, &session, query.as_deref(), id).await {
+            let editing = id.map(|id| Editing {
+                id,
+                occurrence: occurrence.and_then(|t| parse_instant(t)),
+            });
+            let response = match load(&state, &mut visitor, &session, query.as_deref(), editing).await {
                 Ok(Some(mut template)) => {
                     template.form = event_form;
                     template.form.error = Some((refusal.field.clone().unwrap_or_default(), sentence(&refusal.message)));
@@ -551,6 +643,69 @@ pub async fn submit(
             visitor.finish(response)
         }
     }
+}
+
+/// `POST /dashboard/calendar/subscription` (`action` = `make` or `stop`): makes the user's subscription URL for
+/// the workspace (a new one revokes the old; the page shows it this once) or turns it off
+/// (`/api/calendar/subscription`).
+pub async fn subscription(State(state): State<WebState>, mut visitor: Visitor, body: Bytes) -> Response {
+    let fields = form(&body);
+    if !visitor.csrf_ok(fields.get("csrf").map(String::as_str)) {
+        return visitor.finish(forbidden_response());
+    }
+    let Some(session) = visitor.session.clone() else {
+        return visitor.finish(see_other("/login?next=%2Fdashboard%2Fcalendar"));
+    };
+    let Some(workspace_id) = fields.get("workspace_id").and_then(|w| Uuid::parse_str(w.trim()).ok()) else {
+        return visitor.finish(not_found_response());
+    };
+    let week = format!("/dashboard/calendar?workspace_id={workspace_id}");
+    let result = match fields.get("action").map(String::as_str) {
+        Some("make") => {
+            let body = json!({ "workspace_id": workspace_id });
+            api::call(
+                &state,
+                &session,
+                Method::POST,
+                "/api/calendar/subscription",
+                Some(&body),
+            )
+            .await
+        }
+        Some("stop") => {
+            let path = format!("/api/calendar/subscription?workspace_id={workspace_id}");
+            api::call(&state, &session, Method::DELETE, &path, None).await
+        }
+        _ => return visitor.finish(not_found_response()),
+    };
+    let made = match result {
+        Ok(made) => made,
+        // Turning off a URL that is already off leaves what was asked for.
+        Err(refusal)
+            if refusal.status == StatusCode::NOT_FOUND && fields.get("action").is_some_and(|a| a == "stop") =>
+        {
+            Value::Null
+        }
+        Err(refusal) => {
+            let response = refused_write(&refusal).unwrap_or_else(|| {
+                crate::errors::error_page(refusal.status, "Not changed", &sentence(&refusal.message))
+            });
+            return visitor.finish(response);
+        }
+    };
+    let Some(path) = made["path"].as_str() else {
+        return visitor.finish(see_other(&week));
+    };
+    let query = format!("workspace_id={workspace_id}");
+    let response = match load(&state, &mut visitor, &session, Some(&query), None).await {
+        Ok(Some(mut template)) => {
+            template.feed_url = state.settings().site_url.join(path).ok().map(String::from);
+            page(StatusCode::OK, &template)
+        }
+        Ok(None) => not_found_response(),
+        Err(err) => current::refused(&err),
+    };
+    visitor.finish(response)
 }
 
 /// `GET /dashboard/calendar/events.ics[?workspace_id=]`: the workspace's `.ics` file (`GET /api/calendar/events.ics`).

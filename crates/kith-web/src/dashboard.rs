@@ -80,8 +80,8 @@ pub async fn dashboard(State(state): State<WebState>, mut visitor: Visitor, uri:
             let response = crate::calendar::ics(&state, &visitor, &session, uri.query()).await;
             visitor.finish(response)
         }
-        // The new-event form's action, opened directly: back to the page that holds the form.
-        "/dashboard/calendar/events" => visitor.finish(
+        // A calendar form's action, opened directly: back to the page that holds the form.
+        "/dashboard/calendar/events" | "/dashboard/calendar/subscription" => visitor.finish(
             (
                 StatusCode::SEE_OTHER,
                 [(header::LOCATION, HeaderValue::from_static("/dashboard/calendar"))],
@@ -91,7 +91,7 @@ pub async fn dashboard(State(state): State<WebState>, mut visitor: Visitor, uri:
         path if path.starts_with("/dashboard/calendar/events/") => {
             let rest = &path["/dashboard/calendar/events/".len()..];
             let id = rest.split('/').next().unwrap_or_default().to_owned();
-            let response = crate::calendar::edit(&state, &mut visitor, &session, &id).await;
+            let response = crate::calendar::edit(&state, &mut visitor, &session, &id, uri.query()).await;
             visitor.finish(response)
         }
         "/dashboard/settings" => {

@@ -11,6 +11,7 @@ pub mod api_reference;
 pub mod assets;
 mod auth_pages;
 mod calendar;
+mod calendar_feed;
 mod contacts;
 pub mod content;
 mod current;
@@ -165,6 +166,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
             "/invitations/{token}",
             get(auth_pages::invitation_form).post(auth_pages::accept_invitation),
         )
+        .route("/calendar/feed/{file}", get(calendar_feed::feed))
         .route("/dashboard", get(dashboard::dashboard))
         .route(
             "/dashboard/organizations",
@@ -182,6 +184,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: WebState) -> Router<S> {
         .route(
             "/dashboard/calendar/events",
             get(dashboard::dashboard).post(calendar::submit_new),
+        )
+        .route(
+            "/dashboard/calendar/subscription",
+            get(dashboard::dashboard).post(calendar::subscription),
         )
         .route(
             "/dashboard/calendar/events/{*rest}",

@@ -438,6 +438,7 @@ mod tests {
                 rrule: None,
                 sequence: 0,
                 updated_at: starts_at,
+                exceptions: Default::default(),
             }),
             starts_at,
             ends_at,

@@ -66,9 +66,10 @@ fn local_date(t: DateTime<Utc>, zone: &str) -> String {
     t.with_timezone(&tz).format("%Y%m%d").to_string()
 }
 
-/// The zone a recurring timed event is written in, when it is not UTC (see the module header).
+/// The zone a recurring timed event (or a changed occurrence of one) is written in, when it is not UTC (see the
+/// module header).
 fn local_zone(e: &Event) -> Option<Tz> {
-    if e.all_day || e.rrule.is_none() {
+    if e.all_day || (e.rrule.is_none() && e.exceptions.replaces.is_none()) {
         return None;
     }
     let tz: Tz = e.timezone.parse().ok()?;
@@ -226,6 +227,22 @@ fn vtimezone(out: &mut String, tz: Tz, year: i32) {
     push_line(out, "END:VTIMEZONE");
 }
 
+/// A date-time property of `e` at `t`, written as its DTSTART is: a date for all-day events, local time with
+/// TZID in a named zone, else UTC.
+fn time_property(name: &str, e: &Event, t: DateTime<Utc>) -> String {
+    if e.all_day {
+        format!("{name};VALUE=DATE:{}", local_date(t, &e.timezone))
+    } else if let Some(tz) = local_zone(e) {
+        format!(
+            "{name};TZID={}:{}",
+            tz.name(),
+            t.with_timezone(&tz).format("%Y%m%dT%H%M%S")
+        )
+    } else {
+        format!("{name}:{}", utc(t))
+    }
+}
+
 /// The whole calendar.
 pub fn calendar(events: &[Event], now: DateTime<Utc>) -> String {
     let mut out = String::new();
@@ -244,25 +261,18 @@ pub fn calendar(events: &[Event], now: DateTime<Utc>) -> String {
     }
     for e in events {
         push_line(&mut out, "BEGIN:VEVENT");
-        push_line(&mut out, &format!("UID:{}@kith", e.id));
+        // A changed occurrence is its series' VEVENT again, for one RECURRENCE-ID.
+        let uid = e.exceptions.replaces.map_or(e.id, |(series, _)| series);
+        push_line(&mut out, &format!("UID:{uid}@kith"));
         push_line(&mut out, &format!("DTSTAMP:{}", utc(e.updated_at.min(now))));
         push_line(&mut out, &format!("SEQUENCE:{}", e.sequence.max(0)));
-        if e.all_day {
-            push_line(
-                &mut out,
-                &format!("DTSTART;VALUE=DATE:{}", local_date(e.starts_at, &e.timezone)),
-            );
-            push_line(
-                &mut out,
-                &format!("DTEND;VALUE=DATE:{}", local_date(e.ends_at, &e.timezone)),
-            );
-        } else if let Some(tz) = local_zone(e) {
-            let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y%m%dT%H%M%S").to_string();
-            push_line(&mut out, &format!("DTSTART;TZID={}:{}", tz.name(), local(e.starts_at)));
-            push_line(&mut out, &format!("DTEND;TZID={}:{}", tz.name(), local(e.ends_at)));
-        } else {
-            push_line(&mut out, &format!("DTSTART:{}", utc(e.starts_at)));
-            push_line(&mut out, &format!("DTEND:{}", utc(e.ends_at)));
+        push_line(&mut out, &time_property("DTSTART", e, e.starts_at));
+        push_line(&mut out, &time_property("DTEND", e, e.ends_at));
+        if let Some((_, replaced)) = e.exceptions.replaces {
+            push_line(&mut out, &time_property("RECURRENCE-ID", e, replaced));
+        }
+        for &cancelled in &e.exceptions.cancelled {
+            push_line(&mut out, &time_property("EXDATE", e, cancelled));
         }
         push_line(&mut out, &format!("SUMMARY:{}", escape_text(&e.title)));
         if let Some(description) = &e.description {
@@ -297,6 +307,7 @@ pub fn calendar(events: &[Event], now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::model::Exceptions;
 
     #[test]
     fn text_is_escaped() {
@@ -340,6 +351,7 @@ mod tests {
             rrule: Some("FREQ=WEEKLY;COUNT=3".into()),
             sequence: 2,
             updated_at: at("2026-03-01T00:00:00Z"),
+            exceptions: Default::default(),
         };
         let text = calendar(std::slice::from_ref(&event), Utc::now());
         let parsed: icalendar::Calendar = text.parse().unwrap();
@@ -388,6 +400,7 @@ mod tests {
             rrule: None,
             sequence: 0,
             updated_at: at("2026-03-01T00:00:00Z"),
+            exceptions: Default::default(),
         };
         let text = calendar(std::slice::from_ref(&event), Utc::now());
         assert_eq!(text.matches("BEGIN:VEVENT").count(), 1, "{text}");
@@ -419,6 +432,7 @@ mod tests {
             rrule: Some("FREQ=WEEKLY".into()),
             sequence: 0,
             updated_at: at("2026-03-01T00:00:00Z"),
+            exceptions: Default::default(),
         };
         let one_off = Event {
             rrule: None,
@@ -449,6 +463,60 @@ mod tests {
         assert!(text.find("END:VTIMEZONE").unwrap() < text.find("BEGIN:VEVENT").unwrap());
         let parsed: icalendar::Calendar = text.parse().unwrap();
         assert_eq!(parsed.components.iter().filter(|c| c.as_event().is_some()).count(), 3);
+    }
+
+    #[test]
+    fn a_series_lists_its_cancelled_starts_and_a_changed_occurrence_names_the_one_it_replaces() {
+        #![allow(clippy::unwrap_used)]
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let series_id = uuid::Uuid::from_u128(7);
+        let series = Event {
+            id: series_id,
+            workspace_id: uuid::Uuid::nil(),
+            title: "Standup".into(),
+            description: None,
+            starts_at: at("2026-03-23T08:00:00Z"),
+            ends_at: at("2026-03-23T08:30:00Z"),
+            all_day: false,
+            timezone: "Europe/Berlin".into(),
+            location: None,
+            attendees: vec![],
+            contact_ids: vec![],
+            rrule: Some("FREQ=WEEKLY".into()),
+            sequence: 2,
+            updated_at: at("2026-03-01T00:00:00Z"),
+            exceptions: Exceptions {
+                replaces: None,
+                cancelled: vec![at("2026-04-06T07:00:00Z")],
+                changed: vec![at("2026-03-30T07:00:00Z")],
+            },
+        };
+        let moved = Event {
+            id: uuid::Uuid::from_u128(8),
+            starts_at: at("2026-03-31T12:00:00Z"),
+            ends_at: at("2026-03-31T12:30:00Z"),
+            rrule: None,
+            exceptions: Exceptions {
+                replaces: Some((series_id, at("2026-03-30T07:00:00Z"))),
+                ..Exceptions::default()
+            },
+            ..series.clone()
+        };
+        let text = calendar(&[series, moved], at("2026-06-01T00:00:00Z"));
+        assert!(text.contains("EXDATE;TZID=Europe/Berlin:20260406T090000\r\n"), "{text}");
+        let second = &text[text.rfind("BEGIN:VEVENT").unwrap()..];
+        assert!(second.contains(&format!("UID:{series_id}@kith\r\n")), "{second}");
+        assert!(
+            second.contains("RECURRENCE-ID;TZID=Europe/Berlin:20260330T090000\r\n"),
+            "{second}"
+        );
+        assert!(
+            second.contains("DTSTART;TZID=Europe/Berlin:20260331T140000\r\n"),
+            "{second}"
+        );
+        assert!(!second.contains("RRULE") && !second.contains("EXDATE"), "{second}");
+        let parsed: icalendar::Calendar = text.parse().unwrap();
+        assert_eq!(parsed.components.iter().filter(|c| c.as_event().is_some()).count(), 2);
     }
 
     #[test]

@@ -14,11 +14,12 @@ pub mod routes;
 pub mod store;
 
 pub use model::{
-    Attendee, AttendeeStatus, Event, EventInput, NewSubscription, Subscription, ValidEvent, feed_token, parse_rrule,
+    Attendee, AttendeeStatus, Event, EventInput, Exceptions, NewSubscription, Subscription, ValidEvent, feed_token,
+    parse_rrule,
 };
-pub use recurrence::{Occurrence, Window, expand, occurrences};
+pub use recurrence::{Occurrence, Window, expand, has_occurrence, occurrences};
 pub use routes::{
-    SubscriptionQuery, SubscriptionRequest, TRUNCATED_HEADER, WindowQuery, create, export_ics, get_subscription, list,
-    remove, subscribe, unsubscribe, update,
+    OccurrenceQuery, SubscriptionQuery, SubscriptionRequest, TRUNCATED_HEADER, WindowQuery, create, export_ics,
+    get_subscription, list, remove, subscribe, unsubscribe, update,
 };
 pub use store::window;

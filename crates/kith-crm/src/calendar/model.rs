@@ -86,6 +86,27 @@ pub struct Event {
     pub sequence: i32,
     /// Last change (iCalendar DTSTAMP).
     pub updated_at: DateTime<Utc>,
+    /// How it takes part in a series' exceptions.
+    pub exceptions: Exceptions,
+}
+
+/// A series' changed and cancelled occurrences, or the occurrence a changed one replaces (RFC 5545 EXDATE and
+/// RECURRENCE-ID).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exceptions {
+    /// For a changed occurrence: its series and the start of the occurrence it replaces.
+    pub replaces: Option<(Uuid, DateTime<Utc>)>,
+    /// For a series: starts of cancelled occurrences.
+    pub cancelled: Vec<DateTime<Utc>>,
+    /// For a series: starts of occurrences replaced by changed ones (listed as events of their own).
+    pub changed: Vec<DateTime<Utc>>,
+}
+
+impl Exceptions {
+    /// Whether the series' occurrence starting at `start` is listed in its place (neither cancelled nor changed).
+    pub fn keeps(&self, start: DateTime<Utc>) -> bool {
+        !self.cancelled.contains(&start) && !self.changed.contains(&start)
+    }
 }
 
 pub(crate) fn to_json(e: &Event, occurrence: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Value {
@@ -104,6 +125,8 @@ pub(crate) fn to_json(e: &Event, occurrence: Option<(DateTime<Utc>, DateTime<Utc
         "contact_ids": e.contact_ids,
         "rrule": e.rrule,
         "occurrence_start": occurrence.map(|o| o.0),
+        "series_id": e.exceptions.replaces.map(|r| r.0),
+        "recurrence_id": e.exceptions.replaces.map(|r| r.1),
     })
 }
 
@@ -330,6 +353,8 @@ pub struct NewSubscription {
     /// The secret of the subscription URL, shown this once: 64 hex digits (256 random bits).
     #[schema(pattern = "^[0-9a-f]{64}$")]
     pub token: String,
+    /// The feed's path on this server (`/calendar/feed/{token}.ics`): calendar apps fetch it without signing in.
+    pub path: String,
 }
 
 /// A fresh subscription token and the SHA-256 that is stored in its place.

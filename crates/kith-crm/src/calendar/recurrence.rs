@@ -269,14 +269,36 @@ pub fn occurrences(e: &Event, from: DateTime<Utc>, to: DateTime<Utc>, budget: &m
                 truncated: false,
             }
         }
-        Some(rule) => Series {
-            rule,
-            starts_at: e.starts_at,
-            duration: e.ends_at - e.starts_at,
-            tz: zone(&e.timezone),
+        Some(rule) => {
+            let mut expansion = Series {
+                rule,
+                starts_at: e.starts_at,
+                duration: e.ends_at - e.starts_at,
+                tz: zone(&e.timezone),
+            }
+            .expand(from, to, budget);
+            // Cancelled occurrences are gone; changed ones are listed as events of their own.
+            expansion.occurrences.retain(|(start, _)| e.exceptions.keeps(*start));
+            expansion
         }
-        .expand(from, to, budget),
     }
+}
+
+/// Whether the series `e` has an occurrence starting exactly at `start` (cancelled and changed ones included).
+pub fn has_occurrence(e: &Event, start: DateTime<Utc>) -> bool {
+    let Some(rule) = &e.rrule else {
+        return false;
+    };
+    let series = Series {
+        rule,
+        starts_at: e.starts_at,
+        duration: e.ends_at - e.starts_at,
+        tz: zone(&e.timezone),
+    };
+    let mut budget = Budget::new(EXPANSION_STEPS, Instant::now() + EXPANSION_DEADLINE);
+    // A window of one second around the start; zero-length occurrences overlap it only from its start.
+    let found = series.expand(start, start + Duration::seconds(1), &mut budget);
+    found.occurrences.iter().any(|(s, _)| *s == start)
 }
 
 /// One occurrence of an event inside a window.
@@ -527,6 +549,7 @@ mod window_tests {
             rrule: rrule.map(str::to_owned),
             sequence: 0,
             updated_at: t("2026-03-01T00:00:00Z"),
+            exceptions: Default::default(),
         }
     }
 

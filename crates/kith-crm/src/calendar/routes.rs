@@ -2,15 +2,15 @@
 //! delete, and the `.ics` export. Each handler parses its input, opens the caller's transaction, resolves the
 //! context and calls [`super::store`].
 
-use super::model::{EventInput, NewSubscription, Subscription, ValidEvent, to_json};
-use super::recurrence::{Occurrence, expand};
+use super::model::{Event, EventInput, NewSubscription, Subscription, ValidEvent, to_json};
+use super::recurrence::{Occurrence, expand, has_occurrence};
 use super::{ics, store};
 use crate::context::{Item, ItemQuery, OrgRole, open_item, open_workspace, remove_item, same_workspace};
 use crate::input::{self, ApiQuery};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::{Json, response::IntoResponse};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use kith_db::Access;
 use kith_http::{ApiError, ApiJson, ApiResult, AppState, AuthUser};
 use serde::Deserialize;
@@ -90,31 +90,107 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(to_json(&e, None))))
 }
 
-/// `PATCH /api/calendar/events/{id}`.
+/// Query of `PATCH` and `DELETE /api/calendar/events/{id}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OccurrenceQuery {
+    /// The workspace the caller expects the event in.
+    #[param(value_type = Option<Uuid>)]
+    workspace_id: Option<String>,
+    /// Only this occurrence of a repeating event (its `occurrence_start` in a listing, RFC 3339), not the series.
+    #[param(value_type = Option<String>, format = DateTime)]
+    occurrence: Option<String>,
+}
+
+/// The occurrence `raw` names, checked against the stored series: 422 `occurrence` when the event does not
+/// repeat or has no occurrence starting then. Expansion is CPU work: it runs on a blocking thread.
+async fn occurrence_of(series: &Event, raw: &str) -> ApiResult<DateTime<Utc>> {
+    let start = input::time("occurrence", raw)?;
+    if series.exceptions.replaces.is_some() || series.rrule.is_none() {
+        return Err(ApiError::validation(
+            "occurrence",
+            "this event does not repeat: change or delete the event itself",
+        ));
+    }
+    let series = series.clone();
+    let found = tokio::task::spawn_blocking(move || has_occurrence(&series, start))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    if !found {
+        return Err(ApiError::validation(
+            "occurrence",
+            "is not the start of an occurrence of this event",
+        ));
+    }
+    Ok(start)
+}
+
+/// `PATCH /api/calendar/events/{id}[?occurrence=]`: changes the event (a series: every occurrence), or with
+/// `occurrence` only that occurrence of a series, which is then answered as an event of its own (`series_id`,
+/// `recurrence_id`) and listed in its place.
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<OccurrenceQuery>,
     ApiJson(body): ApiJson<EventInput>,
 ) -> ApiResult<Json<Value>> {
     let id = input::path_id(&id)?;
     let (mut tx, ctx) = open_item(&state.db, &user, Item::Event, id, Access::ReadWrite, OrgRole::Member).await?;
+    same_workspace(&ctx, query.workspace_id.as_deref())?;
     same_workspace(&ctx, body.workspace_id.map(|w| w.to_string()).as_deref())?;
     let current = store::get(&mut tx, &ctx, id).await?;
     let relink = body.contact_ids.is_some();
-    let valid = ValidEvent::check(body, Some(&current))?;
-    let e = store::update(&mut tx, &ctx, id, &valid, relink).await?;
+    let one_occurrence = query.occurrence.is_some() || current.exceptions.replaces.is_some();
+    if one_occurrence && matches!(body.rrule, Some(Some(_))) {
+        return Err(ApiError::validation(
+            "rrule",
+            "one occurrence cannot repeat: change the series instead",
+        ));
+    }
+    let Some(raw) = query.occurrence.as_deref() else {
+        let valid = ValidEvent::check(body, Some(&current))?;
+        let e = store::update(&mut tx, &ctx, id, &valid, relink).await?;
+        tx.commit().await?;
+        return Ok(Json(to_json(&e, None)));
+    };
+    let start = occurrence_of(&current, raw).await?;
+    // The occurrence as it is now: changed before, or the series' fields at that start.
+    let base = match current.exceptions.changed.contains(&start) {
+        true => store::occurrence(&mut tx, &ctx, id, start).await?,
+        false => None,
+    };
+    let base = base.unwrap_or_else(|| Event {
+        starts_at: start,
+        ends_at: start + (current.ends_at - current.starts_at),
+        rrule: None,
+        ..current.clone()
+    });
+    let valid = ValidEvent::check(body, Some(&base))?;
+    let e = store::change_occurrence(&mut tx, &ctx, id, start, &valid, relink).await?;
     tx.commit().await?;
     Ok(Json(to_json(&e, None)))
 }
 
-/// `DELETE /api/calendar/events/{id}`: 204.
+/// `DELETE /api/calendar/events/{id}[?occurrence=]`: 204; the event (a series with every occurrence), or with
+/// `occurrence` only that occurrence of a series.
 pub async fn remove(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
-    ApiQuery(query): ApiQuery<ItemQuery>,
+    ApiQuery(query): ApiQuery<OccurrenceQuery>,
 ) -> ApiResult<StatusCode> {
+    if let Some(raw) = query.occurrence.as_deref() {
+        let id = input::path_id(&id)?;
+        let (mut tx, ctx) = open_item(&state.db, &user, Item::Event, id, Access::ReadWrite, OrgRole::Member).await?;
+        same_workspace(&ctx, query.workspace_id.as_deref())?;
+        let series = store::get(&mut tx, &ctx, id).await?;
+        let start = occurrence_of(&series, raw).await?;
+        store::cancel_occurrence(&mut tx, &ctx, id, start).await?;
+        tx.commit().await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     remove_item(
         &state.db,
         &user,

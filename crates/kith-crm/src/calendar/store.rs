@@ -2,7 +2,7 @@
 //! [`WorkspaceCtx`]; each names the tenant key (`workspace_id`, and `org_id` on inserts). What the `/api`
 //! handlers and the dashboard both call.
 
-use super::model::{Event, NewSubscription, Subscription, ValidEvent, feed_token};
+use super::model::{Event, Exceptions, NewSubscription, Subscription, ValidEvent, feed_token};
 use crate::context::WorkspaceCtx;
 use chrono::{DateTime, Utc};
 use kith_db::tokio_postgres::Row;
@@ -14,9 +14,12 @@ use uuid::Uuid;
 
 /// Columns every event query returns (`e` is `public.calendar_events`), linked contacts included.
 pub const COLUMNS: &str = "e.id, e.workspace_id, e.title, e.description, e.starts_at, e.ends_at, e.all_day, e.timezone,
-    e.location, e.attendees, e.rrule, e.sequence, e.updated_at,
+    e.location, e.attendees, e.rrule, e.sequence, e.updated_at, e.series_id, e.recurrence_id, e.exdates,
     coalesce((select array_agg(ec.contact_id order by ec.contact_id) from public.event_contacts ec
-              where ec.event_id = e.id and ec.workspace_id = e.workspace_id), '{}') as contact_ids";
+              where ec.event_id = e.id and ec.workspace_id = e.workspace_id), '{}') as contact_ids,
+    case when e.rrule is null then '{}' else
+      coalesce((select array_agg(o.recurrence_id order by o.recurrence_id) from public.calendar_events o
+                where o.series_id = e.id and o.workspace_id = e.workspace_id), '{}') end as changed";
 
 fn event(row: &Row) -> Event {
     let attendees: Value = row.get("attendees");
@@ -35,6 +38,13 @@ fn event(row: &Row) -> Event {
         rrule: row.get("rrule"),
         sequence: row.get("sequence"),
         updated_at: row.get("updated_at"),
+        exceptions: Exceptions {
+            replaces: row
+                .get::<_, Option<Uuid>>("series_id")
+                .zip(row.get::<_, Option<DateTime<Utc>>>("recurrence_id")),
+            cancelled: row.get("exdates"),
+            changed: row.get("changed"),
+        },
     }
 }
 
@@ -95,6 +105,25 @@ pub async fn get(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> ApiResult<E
     .await?
     .map(|row| event(&row))
     .ok_or_else(ApiError::not_found)
+}
+
+/// The changed occurrence of the series `series_id` that replaces its start `occurrence`, if there is one.
+pub async fn occurrence(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    series_id: Uuid,
+    occurrence: DateTime<Utc>,
+) -> ApiResult<Option<Event>> {
+    let row = tx
+        .query_opt(
+            &format!(
+                "select {COLUMNS} from public.calendar_events e
+                  where e.workspace_id = $1 and e.series_id = $2 and e.recurrence_id = $3"
+            ),
+            &[&ctx.workspace_id, &series_id, &occurrence],
+        )
+        .await?;
+    Ok(row.map(|row| event(&row)))
 }
 
 /// Every event of `ctx`'s workspace, by start: what the `.ics` export and feed write.
@@ -204,11 +233,83 @@ pub async fn update(
     get(tx, ctx, id).await
 }
 
-/// Deletes an event (its contact links go with it), or 404.
+/// Changes one occurrence of the series `series_id` (the one that starts at `occurrence`): a changed occurrence
+/// is an event of its own in the series' place for that start, made on the first change and replaced on the
+/// next. Returns it.
+pub async fn change_occurrence(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    series_id: Uuid,
+    occurrence: DateTime<Utc>,
+    valid: &ValidEvent,
+    relink: bool,
+) -> ApiResult<Event> {
+    let id = Uuid::new_v4();
+    let saved = write(
+        tx,
+        "insert into public.calendar_events (id, org_id, workspace_id, series_id, recurrence_id, title, description,
+                                             starts_at, ends_at, all_day, timezone, location, attendees, rrule)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         on conflict (series_id, recurrence_id) do update
+            set title = excluded.title, description = excluded.description, starts_at = excluded.starts_at,
+                ends_at = excluded.ends_at, all_day = excluded.all_day, timezone = excluded.timezone,
+                location = excluded.location, attendees = excluded.attendees,
+                sequence = public.calendar_events.sequence + 1
+         returning id, (xmax = 0) as made",
+        &[&id, &ctx.org_id, &ctx.workspace_id, &series_id, &occurrence],
+        valid,
+    )
+    .await?;
+    let row = saved.first().ok_or_else(ApiError::not_found)?;
+    let (id, made): (Uuid, bool) = (row.get("id"), row.get("made"));
+    if made || relink {
+        link_contacts(tx, ctx, id, &valid.contact_ids).await?;
+    }
+    get(tx, ctx, id).await
+}
+
+/// Cancels the occurrence of the series `series_id` that starts at `occurrence` (a changed one goes too), or 404.
+pub async fn cancel_occurrence(
+    tx: &mut CallerTx,
+    ctx: &WorkspaceCtx,
+    series_id: Uuid,
+    occurrence: DateTime<Utc>,
+) -> ApiResult<()> {
+    let updated = tx
+        .query(
+            "update public.calendar_events
+                set exdates = case when $3 = any(exdates) then exdates else array_append(exdates, $3) end,
+                    sequence = sequence + 1
+              where workspace_id = $1 and id = $2 and rrule is not null returning id",
+            &[&ctx.workspace_id, &series_id, &occurrence],
+        )
+        .await?;
+    if updated.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    tx.query(
+        "delete from public.calendar_events where workspace_id = $1 and series_id = $2 and recurrence_id = $3",
+        &[&ctx.workspace_id, &series_id, &occurrence],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes an event (its contact links go with it, a series its changed occurrences), or 404. Deleting a
+/// changed occurrence cancels that occurrence: the series does not bring back what it replaced.
 pub async fn delete(tx: &mut CallerTx, ctx: &WorkspaceCtx, id: Uuid) -> ApiResult<()> {
     let deleted = tx
         .query(
-            "delete from public.calendar_events where workspace_id = $1 and id = $2 returning id",
+            "with gone as (
+               delete from public.calendar_events where workspace_id = $1 and id = $2
+               returning id, series_id, recurrence_id
+             ), cancelled as (
+               update public.calendar_events s
+                  set exdates = array_append(s.exdates, gone.recurrence_id), sequence = s.sequence + 1
+                 from gone
+                where s.workspace_id = $1 and s.id = gone.series_id and not (gone.recurrence_id = any(s.exdates))
+             )
+             select id from gone",
             &[&ctx.workspace_id, &id],
         )
         .await?;
@@ -250,6 +351,7 @@ pub async fn subscribe(tx: &mut CallerTx, ctx: &WorkspaceCtx) -> ApiResult<NewSu
     Ok(NewSubscription {
         workspace_id: ctx.workspace_id,
         created_at: row.get("created_at"),
+        path: format!("/calendar/feed/{token}.ics"),
         token,
     })
 }

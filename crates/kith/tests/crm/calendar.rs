@@ -240,3 +240,238 @@ async fn the_ics_export_parses_back_with_an_independent_parser() {
     assert_eq!(standup.property_value("RRULE"), Some("FREQ=WEEKLY;BYDAY=MO,WE;COUNT=6"));
     assert!(text.contains("PARTSTAT=TENTATIVE"));
 }
+
+/// The titles and starts of the workspace's listing for March 2026.
+async fn march(app: &TestApp, acme: &crate::support::Org) -> Vec<(String, String)> {
+    let path = format!(
+        "/api/calendar/events?workspace_id={}&from=2026-03-01&to=2026-04-01",
+        acme.workspace_id
+    );
+    let list = call(app, "GET", &path, &acme.owner.token, None, 200).await;
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["title"].as_str().unwrap().to_owned(),
+                e["starts_at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn one_occurrence_is_changed_or_cancelled_without_touching_the_series() {
+    let app = TestApp::spawn().await;
+    let acme = org(&app, "Acme").await;
+    // Mondays 09:00 Berlin (08:00 UTC before the switch to summer time on 2026-03-29, 07:00 after).
+    let series = event(
+        &app,
+        &acme,
+        json!({"title": "Standup", "starts_at": "2026-03-02T08:00:00Z", "ends_at": "2026-03-02T08:30:00Z",
+               "timezone": "Europe/Berlin", "rrule": "FREQ=WEEKLY;COUNT=5"}),
+    )
+    .await;
+    let id = series["id"].as_str().unwrap();
+    let starts = |list: &[(String, String)]| list.iter().map(|e| e.1.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        starts(&march(&app, &acme).await),
+        [
+            "2026-03-02T08:00:00Z",
+            "2026-03-09T08:00:00Z",
+            "2026-03-16T08:00:00Z",
+            "2026-03-23T08:00:00Z",
+            "2026-03-30T07:00:00Z"
+        ]
+    );
+
+    // Move the second one to Tuesday and retitle it: listed in its place as an event of its own.
+    let one = format!("/api/calendar/events/{id}?occurrence=2026-03-09T08:00:00Z");
+    let moved = call(
+        &app,
+        "PATCH",
+        &one,
+        &acme.owner.token,
+        Some(&json!({"title": "Standup (moved)", "starts_at": "2026-03-10T10:00:00Z"})),
+        200,
+    )
+    .await;
+    assert_eq!(moved["series_id"], series["id"]);
+    assert_eq!(moved["recurrence_id"], "2026-03-09T08:00:00Z");
+    assert_eq!(
+        moved["ends_at"], "2026-03-10T10:30:00Z",
+        "the occurrence keeps its length"
+    );
+    assert_eq!(moved["rrule"], serde_json::Value::Null);
+    let list = march(&app, &acme).await;
+    assert!(
+        list.contains(&("Standup (moved)".into(), "2026-03-10T10:00:00Z".into())),
+        "{list:?}"
+    );
+    assert!(!starts(&list).contains(&"2026-03-09T08:00:00Z".to_owned()), "{list:?}");
+    assert_eq!(list.len(), 5);
+    // Changing it again changes the same occurrence, not a second copy.
+    call(
+        &app,
+        "PATCH",
+        &one,
+        &acme.owner.token,
+        Some(&json!({"title": "Standup (moved again)"})),
+        200,
+    )
+    .await;
+    let list = march(&app, &acme).await;
+    assert_eq!(list.len(), 5, "{list:?}");
+    assert!(list.iter().any(|e| e.0 == "Standup (moved again)"));
+
+    // Cancel the third one.
+    let third = format!("/api/calendar/events/{id}?occurrence=2026-03-16T08:00:00Z");
+    call(&app, "DELETE", &third, &acme.owner.token, None, 204).await;
+    assert!(!starts(&march(&app, &acme).await).contains(&"2026-03-16T08:00:00Z".to_owned()));
+    // The .ics says the same: one EXDATE, one RECURRENCE-ID of the same UID.
+    let text = ics(&app, &acme, &acme.owner.token).await.text().await.unwrap();
+    assert!(text.contains("EXDATE;TZID=Europe/Berlin:20260316T090000\r\n"), "{text}");
+    assert!(
+        text.contains("RECURRENCE-ID;TZID=Europe/Berlin:20260309T090000\r\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches(&format!("UID:{id}@kith")).count(), 2, "{text}");
+
+    // Deleting the changed occurrence cancels it; the series does not bring the original back.
+    call(
+        &app,
+        "DELETE",
+        &format!("/api/calendar/events/{}", moved["id"].as_str().unwrap()),
+        &acme.owner.token,
+        None,
+        204,
+    )
+    .await;
+    assert_eq!(
+        starts(&march(&app, &acme).await),
+        ["2026-03-02T08:00:00Z", "2026-03-23T08:00:00Z", "2026-03-30T07:00:00Z"]
+    );
+
+    // Refusals: no such occurrence, not a time, an occurrence that repeats, an event that does not repeat.
+    for (path, body, field) in [
+        (
+            format!("/api/calendar/events/{id}?occurrence=2026-03-03T08:00:00Z"),
+            json!({"title": "x"}),
+            "occurrence",
+        ),
+        (
+            format!("/api/calendar/events/{id}?occurrence=monday"),
+            json!({"title": "x"}),
+            "occurrence",
+        ),
+        (
+            format!("/api/calendar/events/{id}?occurrence=2026-03-23T08:00:00Z"),
+            json!({"rrule": "FREQ=DAILY"}),
+            "rrule",
+        ),
+    ] {
+        let body = call(&app, "PATCH", &path, &acme.owner.token, Some(&body), 422).await;
+        assert_error(&body, "validation_failed", Some(field));
+    }
+    let single = event(
+        &app,
+        &acme,
+        json!({"title": "Once", "starts_at": "2026-03-05T08:00:00Z"}),
+    )
+    .await;
+    let path = format!(
+        "/api/calendar/events/{}?occurrence=2026-03-05T08:00:00Z",
+        single["id"].as_str().unwrap()
+    );
+    let body = call(&app, "DELETE", &path, &acme.owner.token, None, 422).await;
+    assert_error(&body, "validation_failed", Some("occurrence"));
+
+    // Moving the series undoes its exceptions (they named starts that no longer exist).
+    call(
+        &app,
+        "PATCH",
+        &format!("/api/calendar/events/{id}"),
+        &acme.owner.token,
+        Some(&json!({"starts_at": "2026-03-03T08:00:00Z"})),
+        200,
+    )
+    .await;
+    let list = march(&app, &acme).await;
+    assert_eq!(list.iter().filter(|e| e.0 == "Standup").count(), 5, "{list:?}");
+}
+
+#[tokio::test]
+async fn postgres_keeps_the_occurrence_rules_for_every_writer() {
+    let app = TestApp::spawn().await;
+    let acme = org(&app, "Acme").await;
+    let single = event(
+        &app,
+        &acme,
+        json!({"title": "Once", "starts_at": "2026-03-05T08:00:00Z"}),
+    )
+    .await;
+    let series = event(
+        &app,
+        &acme,
+        json!({"title": "Weekly", "starts_at": "2026-03-02T08:00:00Z", "rrule": "FREQ=WEEKLY"}),
+    )
+    .await;
+    let caller = app.caller(&acme.owner.token);
+    let id = |v: &serde_json::Value| uuid::Uuid::parse_str(v["id"].as_str().unwrap()).unwrap();
+    let at: DateTime<Utc> = "2026-03-09T08:00:00Z".parse().unwrap();
+    let insert = "insert into public.calendar_events (org_id, workspace_id, title, starts_at, ends_at, series_id, recurrence_id, rrule)
+                  values ($1, $2, 'x', $3, $3, $4, $5, $6)";
+    type Case<'a> = (&'a str, Option<uuid::Uuid>, Option<DateTime<Utc>>, Option<&'a str>);
+    let cases: [Case<'_>; 4] = [
+        (
+            "an occurrence of an event that does not repeat",
+            Some(id(&single)),
+            Some(at),
+            None,
+        ),
+        ("an occurrence without its start", Some(id(&series)), None, None),
+        (
+            "an occurrence that repeats",
+            Some(id(&series)),
+            Some(at),
+            Some("FREQ=DAILY"),
+        ),
+        (
+            "a start out of range",
+            Some(id(&series)),
+            Some("1800-01-01T00:00:00Z".parse().unwrap()),
+            None,
+        ),
+    ];
+    for (what, series_id, recurrence_id, rrule) in cases {
+        let mut tx = app.db.begin_as(&caller, kith_db::Access::ReadWrite).await.unwrap();
+        let result = tx
+            .query(
+                insert,
+                &[&acme.id, &acme.workspace_id, &at, &series_id, &recurrence_id, &rrule],
+            )
+            .await;
+        assert!(result.is_err(), "{what} was stored");
+    }
+    let mut tx = app.db.begin_as(&caller, kith_db::Access::ReadWrite).await.unwrap();
+    let too_many: Vec<DateTime<Utc>> = (0..1001).map(|i| at + Duration::weeks(i)).collect();
+    let result = tx
+        .query(
+            "update public.calendar_events set exdates = $2 where id = $1",
+            &[&id(&series), &too_many],
+        )
+        .await;
+    assert!(result.is_err(), "1001 cancelled occurrences were stored");
+    drop(tx);
+    let mut tx = app.db.begin_as(&caller, kith_db::Access::ReadWrite).await.unwrap();
+    let result = tx
+        .query(
+            "update public.calendar_events set exdates = array[$2::timestamptz] where id = $1",
+            &[&id(&single), &at],
+        )
+        .await;
+    assert!(
+        result.is_err(),
+        "a cancelled occurrence on an event that does not repeat"
+    );
+}

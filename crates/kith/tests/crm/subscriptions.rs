@@ -268,3 +268,110 @@ async fn a_recurring_event_is_exported_in_local_time_with_its_zone() {
     assert_eq!(starts.len(), 3);
     assert!(starts[1].starts_with("2026-03-30T07:00:00"), "{starts:?}");
 }
+
+/// GETs `path` without any session or token; the status and body.
+async fn fetch(app: &TestApp, path: &str) -> (u16, String, String) {
+    let response = app.get(path, None).await;
+    let status = response.status().as_u16();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, kind, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_subscription_url_serves_the_feed_without_a_session_until_it_is_revoked() {
+    let app = TestApp::spawn().await;
+    let acme = org(&app, "Acme").await;
+    let other = org(&app, "Other").await;
+    let colleague = member(&app, &acme, "viewer").await;
+    event(
+        &app,
+        &acme,
+        json!({"title": "Acme review", "starts_at": "2026-03-23T08:00:00Z", "timezone": "Europe/Berlin"}),
+    )
+    .await;
+    event(
+        &app,
+        &other,
+        json!({"title": "Other secret", "starts_at": "2026-03-23T08:00:00Z", "timezone": "UTC"}),
+    )
+    .await;
+    let body = json!({"workspace_id": acme.workspace_id});
+    let made = call(
+        &app,
+        "POST",
+        "/api/calendar/subscription",
+        &acme.owner.token,
+        Some(&body),
+        201,
+    )
+    .await;
+    let path = made["path"].as_str().unwrap().to_owned();
+    assert_eq!(path, format!("/calendar/feed/{}.ics", made["token"].as_str().unwrap()));
+
+    let (status, kind, text) = fetch(&app, &path).await;
+    assert_eq!((status, kind.as_str()), (200, "text/calendar; charset=utf-8"), "{text}");
+    assert!(text.starts_with("BEGIN:VCALENDAR"), "{text}");
+    assert!(text.contains("SUMMARY:Acme review"), "{text}");
+    assert!(
+        !text.contains("Other secret"),
+        "another tenant's event in the feed: {text}"
+    );
+
+    // Regenerating stops the old URL at once; the new one works.
+    let remade = call(
+        &app,
+        "POST",
+        "/api/calendar/subscription",
+        &acme.owner.token,
+        Some(&body),
+        201,
+    )
+    .await;
+    assert_eq!(fetch(&app, &path).await.0, 404);
+    let new_path = remade["path"].as_str().unwrap().to_owned();
+    assert_eq!(fetch(&app, &new_path).await.0, 200);
+
+    // Tokens of any other shape never match; nor does a hash, or the path without `.ics`.
+    let token = remade["token"].as_str().unwrap();
+    for path in [
+        format!("/calendar/feed/{}.ics", token.to_uppercase()),
+        format!("/calendar/feed/{token}"),
+        format!("/calendar/feed/{}.ics", hex(&Sha256::digest(token.as_bytes()))),
+        "/calendar/feed/..%2F..%2Fetc%2Fpasswd.ics".to_owned(),
+        format!("/calendar/feed/{}.ics", "0".repeat(64)),
+    ] {
+        let (status, kind, _) = fetch(&app, &path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
+    }
+
+    // A member's feed stops when they leave the organization (their subscription row is still there).
+    let theirs = call(
+        &app,
+        "POST",
+        "/api/calendar/subscription",
+        &colleague.token,
+        Some(&body),
+        201,
+    )
+    .await;
+    let their_path = theirs["path"].as_str().unwrap().to_owned();
+    assert_eq!(fetch(&app, &their_path).await.0, 200);
+    let members = format!("/api/organizations/{}/members/{}", acme.id, colleague.id);
+    call(&app, "DELETE", &members, &acme.owner.token, None, 204).await;
+    assert_eq!(fetch(&app, &their_path).await.0, 404);
+
+    // Revoked: gone.
+    let revoke = format!("/api/calendar/subscription?workspace_id={}", acme.workspace_id);
+    call(&app, "DELETE", &revoke, &acme.owner.token, None, 204).await;
+    assert_eq!(fetch(&app, &new_path).await.0, 404);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -256,3 +256,133 @@ async fn a_viewer_reads_the_calendar_and_nobody_else_changes_it() {
         (303, Some("/dashboard/overview"))
     );
 }
+
+#[tokio::test]
+async fn one_occurrence_is_changed_and_deleted_from_the_week_and_the_subscription_address_serves_the_feed() {
+    let app = TestApp::spawn().await;
+    let mut w = world(&app).await;
+    let today = Utc::now().date_naive();
+    let start = today.and_hms_opt(9, 0, 0).unwrap().and_utc();
+    let series = api(
+        &app,
+        "POST",
+        "/api/calendar/events",
+        &w.owner.token,
+        Some(
+            &json!({"workspace_id": w.workspace, "title": "Standup", "starts_at": start.to_rfc3339(),
+                     "ends_at": (start + Duration::minutes(15)).to_rfc3339(), "timezone": "UTC",
+                     "rrule": "FREQ=DAILY;COUNT=10"}),
+        ),
+        201,
+    )
+    .await;
+    let id = series["id"].as_str().unwrap().to_owned();
+    let b = &mut w.owner.browser;
+
+    // Today's occurrence links to its own edit page, which edits only it.
+    let encoded =
+        |t: chrono::DateTime<Utc>| url::form_urlencoded::byte_serialize(t.to_rfc3339().as_bytes()).collect::<String>();
+    let today_page = format!("/dashboard/calendar/events/{id}?occurrence={}", encoded(start));
+    let week = b.get("/dashboard/calendar").await;
+    assert!(week.body.contains(&today_page), "{}", week.body);
+    let form = b.get(&today_page).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(
+        form.body.contains("You are changing only the occurrence of"),
+        "{}",
+        form.body
+    );
+    assert!(!form.body.contains("id=\"e-repeat\""), "one occurrence offers no rule");
+    let date = today.to_string();
+    let saved = b
+        .submit(
+            &today_page,
+            &format!("/dashboard/calendar/events/{id}"),
+            &[
+                ("workspace_id", &w.workspace),
+                ("occurrence", &start.to_rfc3339()),
+                ("title", "Standup, later today"),
+                ("date", &date),
+                ("start", "11:00"),
+                ("end", "11:15"),
+                ("timezone", "UTC"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    // Tomorrow's is deleted on its own.
+    let tomorrow = start + Duration::days(1);
+    let tomorrow_page = format!("/dashboard/calendar/events/{id}?occurrence={}", encoded(tomorrow));
+    let deleted = b
+        .submit(
+            &tomorrow_page,
+            &format!("/dashboard/calendar/events/{id}/delete"),
+            &[("occurrence", &tomorrow.to_rfc3339())],
+        )
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    let listed = api(
+        &app,
+        "GET",
+        &format!(
+            "/api/calendar/events?workspace_id={}&from={}&to={}",
+            w.workspace,
+            today,
+            today + Duration::days(3)
+        ),
+        &w.owner.token,
+        None,
+        200,
+    )
+    .await;
+    let seen: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["title"].as_str().unwrap().to_owned(),
+                e["starts_at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let at = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(
+        seen,
+        [
+            ("Standup, later today".to_owned(), at(start + Duration::hours(2))),
+            ("Standup".to_owned(), at(start + Duration::days(2)))
+        ]
+    );
+
+    // The subscription address is shown once, and serves the calendar without a session.
+    let made = b
+        .submit(
+            "/dashboard/calendar",
+            "/dashboard/calendar/subscription",
+            &[("workspace_id", &w.workspace), ("action", "make")],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let from = made.body.find("/calendar/feed/").expect("the address is on the page");
+    let path = &made.body[from..from + "/calendar/feed/".len() + 64 + ".ics".len()];
+    let feed = app.get(path, None).await;
+    assert_eq!(feed.status().as_u16(), 200);
+    let text = feed.text().await.unwrap();
+    assert!(
+        text.contains("SUMMARY:Standup\\, later today") && text.contains("EXDATE:"),
+        "{text}"
+    );
+    let again = b.get("/dashboard/calendar").await;
+    assert!(!again.body.contains(path), "the address is shown only once");
+    assert!(again.body.contains("Turn off"));
+    let off = b
+        .submit(
+            "/dashboard/calendar",
+            "/dashboard/calendar/subscription",
+            &[("workspace_id", &w.workspace), ("action", "stop")],
+        )
+        .await;
+    assert_eq!(off.status, 303, "{}", off.body);
+    assert_eq!(app.get(path, None).await.status().as_u16(), 404);
+}

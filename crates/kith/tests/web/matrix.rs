@@ -269,6 +269,13 @@ async fn every_dashboard_form_and_page_refuses_whoever_may_not_use_it_and_change
             fields: vec![],
             scope: Scope::Tenant,
         },
+        Form {
+            pattern: "/dashboard/calendar/subscription",
+            path: s("/dashboard/calendar/subscription"),
+            fields: vec![("workspace_id", ws.clone()), ("action", s("make"))],
+            // Any member, a viewer too, manages their own subscription (another tenant's: `tests/crm/subscriptions.rs`).
+            scope: Scope::Own,
+        },
     ];
 
     // Coverage: every form the owner's pages offer has a row.
