@@ -107,7 +107,8 @@ pub struct OccurrenceQuery {
 /// repeat or has no occurrence starting then. Expansion is CPU work: it runs on a blocking thread.
 async fn occurrence_of(series: &Event, raw: &str) -> ApiResult<DateTime<Utc>> {
     let start = input::time("occurrence", raw)?;
-    if series.exceptions.replaces.is_some() || series.rrule.is_none() {
+    // A changed occurrence never repeats (a constraint), so this also covers one.
+    if series.rrule.is_none() {
         return Err(ApiError::validation(
             "occurrence",
             "this event does not repeat: change or delete the event itself",
@@ -157,9 +158,10 @@ pub async fn update(
     };
     let start = occurrence_of(&current, raw).await?;
     // The occurrence as it is now: changed before, or the series' fields at that start.
-    let base = match current.exceptions.changed.contains(&start) {
-        true => store::occurrence(&mut tx, &ctx, id, start).await?,
-        false => None,
+    let base = if current.exceptions.changed.contains(&start) {
+        store::occurrence(&mut tx, &ctx, id, start).await?
+    } else {
+        None
     };
     let base = base.unwrap_or_else(|| Event {
         starts_at: start,
